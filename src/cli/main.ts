@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { scoreFile } from '../client/score-client.js';
+import { loadConfig, setPath } from '../config/load.js';
+import { isHxError } from '../errors.js';
+import { startServer } from './serve.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function int(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Options shared by `serve` and `config`: every one maps to a config key (flags win over env and file). */
+function withServerOptions(command: Command): Command {
+  return command
+    .option('-p, --port <port>', 'TCP port to listen on (default 5001; 0 picks a free one)', int)
+    .option('--host <host>', 'address to listen on (default 0.0.0.0)')
+    .option('-c, --config <file>', 'JSON or YAML config file (also HX_CONFIG)')
+    .option('--workers <n>', 'worker threads; 0 = one per core (default 0)', int)
+    .option('--max-body-bytes <bytes>', 'largest body accepted (default 37748736)', int)
+    .option('--max-pixels <pixels>', 'largest image accepted, from its header (default 8847360)', int)
+    .option('--request-timeout-ms <ms>', 'deadline per request, queue included (default 10000)', int)
+    .option('--max-queued-requests <n>', 'requests that may wait for a worker before 503 (default 64)', int)
+    .option('--route <path=processor>', 'POST path -> processor (repeatable; default /score=colorIntensity)', collect)
+    .addOption(
+      new Option('--log-level <level>', 'log level (default info)').choices([
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
+      ]),
+    )
+    .option('--shutdown-grace-ms <ms>', 'how long SIGTERM waits for requests in flight (default 10000)', int);
+}
+
+interface ServerFlags {
+  port?: number;
+  host?: string;
+  config?: string;
+  workers?: number;
+  maxBodyBytes?: number;
+  maxPixels?: number;
+  requestTimeoutMs?: number;
+  maxQueuedRequests?: number;
+  route?: string[];
+  logLevel?: string;
+  shutdownGraceMs?: number;
+}
+
+function flagsToLayer(flags: ServerFlags): Record<string, unknown> {
+  const layer: Record<string, unknown> = {};
+  const { config: _file, route, ...scalars } = flags;
+  for (const [key, value] of Object.entries(scalars)) if (value !== undefined) setPath(layer, [key], value);
+  if (route !== undefined) {
+    layer.routes = route.map((spec) => {
+      const eq = spec.indexOf('=');
+      if (eq <= 0) throw new InvalidArgumentError(`--route ${spec}: use PATH=PROCESSOR, e.g. /score=colorIntensity`);
+      return { path: spec.slice(0, eq), processor: spec.slice(eq + 1), options: {} };
+    });
+  }
+  return layer;
+}
+
+async function serve(flags: ServerFlags): Promise<void> {
+  const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+  const server = await startServer(config, { configFile: flags.config ?? process.env.HX_CONFIG });
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) process.exit(1); // a second Ctrl-C means "now"
+    process.stderr.write(`${signal}: draining (up to ${config.shutdownGraceMs} ms)\n`);
+    const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+const program = new Command()
+  .name('httpextension')
+  .description('Serve computer-vision AI behind the HTTP extension protocol of video analytics pipelines.')
+  .version(pkg.version);
+
+withServerOptions(program.command('serve', { isDefault: true }).description('serve (the default command)')).action(
+  serve,
+);
+
+withServerOptions(program.command('config').description('print the effective configuration and exit')).action(
+  (flags: ServerFlags) => {
+    const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  },
+);
+
+program
+  .command('score')
+  .description('POST one image to an extension and print its answer')
+  .argument('<image>', 'image file (.jpg, .png, .bmp, or raw pixels with --content-type image/x-raw;...)')
+  .requiredOption('--url <url>', 'extension URL, e.g. http://127.0.0.1:5001/score')
+  .option('--content-type <type>', 'Content-Type to send (default from the file extension)')
+  .option('-H, --header <name:value>', 'extra request header (repeatable)', collect)
+  .action(async (image: string, flags: { url: string; contentType?: string; header?: string[] }) => {
+    const headers: Record<string, string> = {};
+    for (const h of flags.header ?? []) {
+      const colon = h.indexOf(':');
+      if (colon <= 0) throw new InvalidArgumentError(`--header ${h}: use NAME:VALUE`);
+      headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
+    }
+    const answer = await scoreFile(image, { url: flags.url, contentType: flags.contentType, headers });
+    const body = answer.body === '' ? '' : JSON.stringify(answer.body, null, 2);
+    process.stdout.write(`HTTP ${answer.status}${answer.retryAfter ? ` (Retry-After: ${answer.retryAfter})` : ''}\n`);
+    if (body) process.stdout.write(`${body}\n`);
+    if (answer.status >= 400) process.exitCode = 1;
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`httpextension: ${isHxError(error) ? `${error.code}: ${error.message}` : String(error)}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,53 @@
+import type { PlainError } from '../errors.js';
+import type { MediaInfo } from './probe.js';
+
+/** Plain message types between the pool (main thread) and its workers. Nothing here may hold a class instance. */
+
+export interface WorkerProcessorSpec {
+  /** The key tasks use to select this processor (the route path). */
+  key: string;
+  moduleUrl: string;
+  options: Record<string, unknown>;
+}
+
+export interface WorkerInit {
+  workerId: number;
+  processors: WorkerProcessorSpec[];
+}
+
+export interface TaskMessage {
+  type: 'task';
+  id: number;
+  key: string;
+  /** The body's bytes, transferred (not copied) to the worker. */
+  body: ArrayBuffer;
+  byteLength: number;
+  media: MediaInfo;
+  query: Record<string, string>;
+  requestId: string;
+}
+
+/** Stage durations measured in the worker, in milliseconds. */
+export interface WorkerTimings {
+  decodeMs: number;
+  processMs: number;
+  encodeMs: number;
+}
+
+export type TaskOutcome =
+  | {
+      ok: true;
+      /** The JSON answer, already serialised in the worker; undefined when there is no result (204). */
+      json: string | undefined;
+      inferenceCount: number;
+      /** type/tag pairs, for metrics */
+      labels: Array<[string, string]>;
+    }
+  | { ok: false; error: PlainError /** internal detail for logs only, never sent to a client */; detail?: string };
+
+export type ResultMessage = { type: 'result'; id: number; timings: WorkerTimings } & TaskOutcome;
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'init-failed'; error: PlainError; detail?: string }
+  | ResultMessage;

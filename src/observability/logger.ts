@@ -1,0 +1,21 @@
+import { type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+
+/** Header and field names whose values never reach a log line. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'headers.authorization',
+  '*.password',
+  '*.token',
+  '*.headerValue',
+];
+
+/** Structured JSON logs (one line per event); readable colour output when stdout is a terminal. */
+export function createLogger(level: string, options: { pretty?: boolean } = {}): Logger {
+  const base = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { service: 'httpextension' } };
+  if (options.pretty ?? process.stdout.isTTY) {
+    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
+  }
+  return pino(base);
+}

@@ -1,0 +1,43 @@
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HxError } from '../errors.js';
+import { isProcessorDefinition, type ProcessorDefinition } from './processor.js';
+
+/** Built-in processors by name, as module URLs: workers import them by URL, so nothing is loaded here. */
+const BUILT_IN: Readonly<Record<string, string>> = {
+  colorIntensity: new URL('./color-intensity/index.js', import.meta.url).href,
+};
+
+export const BUILT_IN_PROCESSORS = Object.keys(BUILT_IN);
+
+/** A built-in name, or a path (relative to `baseDir`) or file: URL of a module whose default export is a processor. */
+export function resolveProcessorUrl(spec: string, baseDir: string = process.cwd()): string {
+  const builtIn = BUILT_IN[spec];
+  if (builtIn !== undefined) return builtIn;
+  if (spec.startsWith('file:')) return spec;
+  if (spec.startsWith('.') || spec.startsWith('/') || isAbsolute(spec)) {
+    return pathToFileURL(resolve(baseDir, spec)).href;
+  }
+  throw new HxError(
+    'HX_ERR_PROCESSOR_LOAD',
+    `Unknown processor "${spec}": use one of ${BUILT_IN_PROCESSORS.join(', ')} or a path to a module (./my-processor.js)`,
+  );
+}
+
+export async function loadProcessor(url: string): Promise<ProcessorDefinition> {
+  let module: { default?: unknown };
+  try {
+    module = (await import(url)) as { default?: unknown };
+  } catch (error) {
+    throw new HxError('HX_ERR_PROCESSOR_LOAD', `Processor module ${url} could not be imported: ${String(error)}`, {
+      cause: error,
+    });
+  }
+  if (!isProcessorDefinition(module.default)) {
+    throw new HxError(
+      'HX_ERR_PROCESSOR_LOAD',
+      `Processor module ${url} must default-export { name, parseOptions(), create() } (see docs/processors.md)`,
+    );
+  }
+  return module.default;
+}

@@ -1,0 +1,56 @@
+import { STATUS_CODES } from 'node:http';
+import { ERRORS, type ErrorCode, HxError, isErrorCode, isHxError } from '../errors.js';
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  requestId: string;
+}
+
+/** Fastify's and Node's own error codes, mapped into our catalogue. */
+const FOREIGN_CODES: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'HX_ERR_LIMIT_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'HX_ERR_MEDIA_UNSUPPORTED_TYPE',
+  FST_ERR_CTP_EMPTY_TYPE: 'HX_ERR_MEDIA_UNSUPPORTED_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'HX_ERR_HTTP_BAD_REQUEST',
+  FST_ERR_BAD_URL: 'HX_ERR_HTTP_BAD_REQUEST',
+  FST_ERR_ASYNC_CONSTRAINT: 'HX_ERR_HTTP_BAD_REQUEST',
+};
+
+/**
+ * The one place that turns any error into a response. HxErrors keep their code, status and headers; anything else
+ * is a 500 whose message never leaks internals (the log has the detail).
+ */
+export function toErrorResponse(
+  error: unknown,
+  requestId: string,
+): { status: number; headers: Record<string, string | string[]>; body: ErrorBody } {
+  const hx = normalise(error);
+  return {
+    status: hx.status,
+    headers: { ...hx.headers },
+    body: {
+      statusCode: hx.status,
+      code: hx.code,
+      error: STATUS_CODES[hx.status] ?? 'Error',
+      message: hx.status >= 500 && hx.code === 'HX_ERR_INTERNAL' ? ERRORS.HX_ERR_INTERNAL.message : hx.message,
+      requestId,
+    },
+  };
+}
+
+export function normalise(error: unknown): HxError {
+  if (isHxError(error)) return error;
+  const e = error as { code?: unknown; statusCode?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  if (code !== undefined && isErrorCode(code)) return new HxError(code, String(e?.message ?? ''));
+  const mapped = code === undefined ? undefined : FOREIGN_CODES[code];
+  if (mapped !== undefined) return new HxError(mapped, undefined, { cause: error });
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  if (status === 413) return new HxError('HX_ERR_LIMIT_BODY_TOO_LARGE', undefined, { cause: error });
+  if (status === 415) return new HxError('HX_ERR_MEDIA_UNSUPPORTED_TYPE', undefined, { cause: error });
+  if (status >= 400 && status < 500) return new HxError('HX_ERR_HTTP_BAD_REQUEST', undefined, { cause: error });
+  return new HxError('HX_ERR_INTERNAL', undefined, { cause: error });
+}

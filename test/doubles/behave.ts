@@ -1,0 +1,44 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineProcessor } from '../../src/processors/processor.js';
+
+/**
+ * Test double driven by the query: ?do=throw | crash | crash-async | empty | invalid | slow&ms=N | ok.
+ * Implements the real processor interface, so the pool and the front end are tested as they run in production.
+ */
+export default defineProcessor<Record<string, never>>({
+  name: 'behave',
+  description: 'misbehaves on request (tests only)',
+  parseOptions: () => ({}),
+  create: () => ({
+    async process(_frame, request) {
+      switch (request.query.do) {
+        case 'throw':
+          throw new Error('secret internal detail /etc/passwd');
+        case 'crash':
+          process.exit(3);
+          break;
+        case 'crash-async':
+          setTimeout(() => {
+            throw new Error('uncaught in worker');
+          }, 0);
+          await sleep(1000);
+          break;
+        case 'empty':
+          return [];
+        case 'invalid':
+          return [{ type: 'entity', entity: { tag: { value: 'x' } } } as never];
+        case 'slow':
+          await sleep(Number(request.query.ms ?? 200));
+          break;
+        case 'spin': {
+          const end = Date.now() + Number(request.query.ms ?? 200);
+          while (Date.now() < end) {
+            // busy: a processor stuck in synchronous code
+          }
+          break;
+        }
+      }
+      return [{ type: 'classification', subtype: 'behave', classification: { tag: { value: 'ok', confidence: 1 } } }];
+    },
+  }),
+});

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { Agent, request } from 'undici';
+import { validateResponse } from '../../src/schema/validate.js';
+
+const vendorSchema = JSON.parse(
+  readFileSync(new URL('../../../test/fixtures/vendor/extension-data-schema.json', import.meta.url), 'utf8'),
+) as object;
+const vendorValidate = new Ajv({ allErrors: true, strict: false }).compile(vendorSchema);
+
+export const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: unknown;
+}
+
+/**
+ * POSTs a body and checks the answer is well-formed for its status: 200 is JSON valid against our strict schema
+ * and the vendor's; 204 is empty; an error is our JSON error shape with a code of the catalogue.
+ */
+export async function post(
+  url: string,
+  body: Uint8Array | string,
+  headers: Record<string, string> = {},
+  method = 'POST',
+): Promise<Answer> {
+  const response = await request(url, { method: method as 'POST', body, headers, dispatcher: agent });
+  const text = await response.body.text();
+  const answer: Answer = { status: response.statusCode, headers: response.headers, text, json: undefined };
+  checkWellFormed(answer);
+  return answer;
+}
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const response = await request(url, { method: 'GET', headers, dispatcher: agent });
+  const text = await response.body.text();
+  const answer: Answer = { status: response.statusCode, headers: response.headers, text, json: undefined };
+  if (text.length > 0 && String(response.headers['content-type']).includes('json')) answer.json = JSON.parse(text);
+  return answer;
+}
+
+export function checkWellFormed(answer: Answer): void {
+  const type = String(answer.headers['content-type'] ?? '');
+  if (answer.status === 204) {
+    assert.equal(answer.text, '', '204 must have an empty body');
+    return;
+  }
+  assert.match(type, /^application\/json/, `status ${answer.status} must be JSON, got ${type}: ${answer.text}`);
+  answer.json = JSON.parse(answer.text);
+  if (answer.status === 200) {
+    assert.deepEqual(validateResponse(answer.json), [], 'answer must match the strict schema');
+    assert.ok(
+      vendorValidate(answer.json),
+      `answer must match the vendor schema: ${JSON.stringify(vendorValidate.errors)}`,
+    );
+  } else if (answer.status >= 400) {
+    const body = answer.json as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'message', 'requestId', 'statusCode']);
+    assert.equal(body.statusCode, answer.status);
+    assert.match(String(body.code), /^HX_ERR_[A-Z]+_[A-Z_]+$/);
+    if (answer.status === 503) assert.match(String(answer.headers['retry-after']), /^\d+$/, '503 needs Retry-After');
+  }
+}
+
+/** Asserts an error answer's status and code. */
+export function assertError(answer: Answer, status: number, code: string): void {
+  assert.equal(answer.status, status, answer.text);
+  assert.equal((answer.json as { code: string }).code, code, answer.text);
+}
+
+export function fixture(path: string): Buffer {
+  return readFileSync(new URL(`../../../test/fixtures/${path}`, import.meta.url));
+}
