@@ -1,32 +1,7 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { assertError, fixture, post } from './helpers/http.js';
+import { assertError, fixture, post, rawExchange } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-/** Sends raw bytes on a fresh connection and returns everything the server answers until it closes or `untilMs`. */
-export function rawExchange(port: number, chunks: Array<string | Buffer>, untilMs = 2000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let received = '';
-    const timer = setTimeout(() => socket.destroy(), untilMs);
-    socket.on('data', (d) => {
-      received += d.toString('latin1');
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      // The server may reset a connection whose body it refused; what it answered first still counts.
-      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return;
-      reject(error);
-    });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(received);
-    });
-    socket.on('connect', () => {
-      for (const chunk of chunks) socket.write(chunk);
-    });
-  });
-}
 
 describe('body limit', () => {
   let server: TestServer;
