@@ -265,7 +265,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   private abandon(task: PendingTask): void {
     if (task.slot === undefined && this.removeQueued(task)) {
-      this.settle(task, new HxError('HX_ERR_HTTP_BAD_REQUEST', 'The client went away'));
+      this.settle(task, new HxError('HX_ERR_CLIENT_GONE'));
     }
   }
 

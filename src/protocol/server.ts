@@ -316,7 +316,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
     const response = toErrorResponse(error, request.id);
     if (request.hx) request.hx.code = response.body.code;
-    if (response.status >= 500 && response.body.code === 'HX_ERR_INTERNAL') {
+    if (response.status >= 500 && response.body.code === 'HX_ERR_SERVER_INTERNAL') {
       request.log.error({ err: error, reqId: request.id }, 'internal error');
     }
     return reply.code(response.status).headers(response.headers).send(response.body);
