@@ -46,23 +46,24 @@ function rawFrame(bytes: Uint8Array, info: MediaInfo): Frame {
   return frame;
 }
 
+/**
+ * libjpeg reports lost pixel data as warnings and fills the gap with grey: a JPEG whose scan ends early, has bit
+ * errors or misses restart markers would decode "successfully" into a frame that is partly fabricated, and a
+ * processor would answer on it. These warnings make the frame undecodable; other JPEG warnings (extraneous bytes
+ * between markers, a bad ICC marker, an unknown JFIF revision) are common in camera output and harmless.
+ */
+const JPEG_DATA_LOSS = /premature end|bad huffman code|instead of RST|inconsistent progression|bad arithmetic code/i;
+
 async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Promise<Frame> {
-  const reduction = chooseReduction(info, needs);
-  let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: info.width * info.height });
-  if (reduction > 1) {
-    pipeline = pipeline.resize({
-      width: Math.ceil(info.width / reduction),
-      height: Math.ceil(info.height / reduction),
-      fit: 'fill',
-      kernel: 'nearest',
-      fastShrinkOnLoad: true,
-    });
-  }
   let result: { data: Buffer; info: OutputInfo };
   try {
-    result = await pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({
-      resolveWithObject: true,
-    });
+    try {
+      result = await runSharp(bytes, info, needs, info.kind === 'jpeg' ? 'warning' : 'error');
+    } catch (error) {
+      // Only a JPEG was decoded with failOn 'warning': retry the harmless warnings leniently.
+      if (info.kind !== 'jpeg' || JPEG_DATA_LOSS.test(String((error as Error).message))) throw error;
+      result = await runSharp(bytes, info, needs, 'error');
+    }
   } catch (error) {
     throw new HxError(
       'HX_ERR_MEDIA_UNDECODABLE',
@@ -82,6 +83,35 @@ async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameR
     sourceWidth: info.width,
     sourceHeight: info.height,
   };
+}
+
+/**
+ * One libvips decode to 8-bit RGB, or 8-bit grey when the header says the image is grey (a third of the memory,
+ * and processors read gray8 like any other format). Alpha is dropped: pipelines never send transparency, and
+ * colour values under alpha are kept as stored. CMYK, 16-bit and palette images are converted by libvips.
+ */
+function runSharp(
+  bytes: Uint8Array,
+  info: MediaInfo,
+  needs: FrameRequirements,
+  failOn: 'warning' | 'error',
+): Promise<{ data: Buffer; info: OutputInfo }> {
+  const reduction = chooseReduction(info, needs);
+  let pipeline = sharp(bytes, { failOn, limitInputPixels: info.width * info.height });
+  if (reduction > 1) {
+    pipeline = pipeline.resize({
+      width: Math.ceil(info.width / reduction),
+      height: Math.ceil(info.height / reduction),
+      fit: 'fill',
+      kernel: 'nearest',
+      fastShrinkOnLoad: true,
+    });
+  }
+  return pipeline
+    .removeAlpha()
+    .toColourspace(info.grey ? 'b-w' : 'srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
 }
 
 /** Only a large JPEG is worth reducing: below ~1 MP libvips' fixed cost outweighs what DCT scaling saves. */
