@@ -204,6 +204,7 @@ describe('media: raw frame geometry (protocol.md "Raw frames")', () => {
       routes: [ECHO_ROUTE],
       workers: 1,
       raw: { width: WIDTH, height: HEIGHT, format: 'rgb565le', strideBytes: WIDTH * 2 + 4 },
+      maxPixels: WIDTH * HEIGHT,
     });
   });
   after(() => configured.close());
@@ -332,6 +333,33 @@ describe('media: raw frame geometry (protocol.md "Raw frames")', () => {
         await post(server.at('/echo'), bgr, { 'content-type': `${raw}; ${params}` }),
         400,
         'HX_ERR_MEDIA_RAW_PARAMS',
+      );
+    }
+  });
+
+  it('maxPixels is inclusive and applies to every kind of body, raw included', async () => {
+    const colour = gradient();
+    const fits = rawVariant('rgb24');
+    assertPixels(echoed(await post(configured.at('/echo'), fits.body, { 'content-type': fits.contentType })), colour);
+    const tall = gradient(WIDTH, HEIGHT + 1);
+    const bodies: Array<[Uint8Array, string]> = [
+      [encodeRaw(tall.rgb, WIDTH, HEIGHT + 1, 'rgb24'), `${raw}; width=${WIDTH}; height=${HEIGHT + 1}; format=rgb24`],
+      [encodeBmp(tall.rgb, WIDTH, HEIGHT + 1), 'image/bmp'],
+      [
+        writeJpeg({
+          width: WIDTH,
+          height: HEIGHT + 1,
+          components: [{ samples: new Uint8Array(WIDTH * (HEIGHT + 1)), h: 1, v: 1 }],
+        }),
+        'image/jpeg',
+      ],
+    ];
+    for (const [body, type] of bodies) {
+      const answer = await post(configured.at('/echo'), body, { 'content-type': type });
+      assertError(answer, 413, 'HX_ERR_LIMIT_TOO_MANY_PIXELS');
+      assert.match(
+        (answer.json as { message: string }).message,
+        new RegExp(`${WIDTH}x${HEIGHT + 1} = ${WIDTH * (HEIGHT + 1)} pixels, over maxPixels \\(${WIDTH * HEIGHT}\\)`),
       );
     }
   });

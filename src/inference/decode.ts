@@ -144,13 +144,15 @@ export function decodeBmp(b: Uint8Array): Frame {
   if (!core && headerSize < 40) fail(`unknown DIB header size ${headerSize}`);
   if (b.length < 14 + headerSize) fail('the header is truncated');
   const width = core ? view.getUint16(18, true) : view.getInt32(18, true);
-  const rawHeight = core ? view.getInt16(20, true) : view.getInt32(22, true);
+  // The OS/2 core header's height is unsigned (no top-down form); the info header's is signed (negative = top-down).
+  const rawHeight = core ? view.getUint16(20, true) : view.getInt32(22, true);
   const bpp = view.getUint16(core ? 24 : 28, true);
   const compression = core ? BI_RGB : view.getUint32(30, true);
   const height = Math.abs(rawHeight);
   const topDown = rawHeight < 0;
   if (width <= 0 || height === 0) fail(`invalid size ${width}x${rawHeight}`);
   const rowBytes = Math.floor((bpp * width + 31) / 32) * 4;
+  if (pixelOffset < 14 + headerSize) fail(`the pixel data offset ${pixelOffset} points into the header`);
   if (pixelOffset + rowBytes * height > b.length) {
     fail(`the pixel data is truncated (${b.length} bytes, ${pixelOffset + rowBytes * height} needed)`);
   }
@@ -214,8 +216,11 @@ function expandPalette(b: Uint8Array, view: DataView, l: PaletteLayout, fail: (w
   const entryBytes = l.core ? 3 : 4;
   const paletteStart = 14 + l.headerSize;
   const declared = l.core ? 0 : view.getUint32(46, true);
-  const colours = declared > 0 ? Math.min(declared, 1 << l.bpp) : 1 << l.bpp;
-  if (paletteStart + colours * entryBytes > l.pixelOffset) fail('the palette overlaps the pixel data');
+  // Some writers store fewer entries than they declare (or than 2^bpp when they declare 0): read the entries that
+  // fit before the pixels, as browsers do; indexes beyond them are black.
+  const stored = Math.floor((l.pixelOffset - paletteStart) / entryBytes);
+  const colours = Math.min(declared > 0 ? declared : 1 << l.bpp, 1 << l.bpp, stored);
+  if (colours < 1) fail('the palette is missing');
   const palette = new Uint8Array(256 * 3);
   for (let i = 0; i < colours; i++) {
     const p = paletteStart + i * entryBytes;
@@ -230,9 +235,10 @@ function expandPalette(b: Uint8Array, view: DataView, l: PaletteLayout, fail: (w
     const src = l.pixelOffset + (l.topDown ? y : l.height - 1 - y) * l.rowBytes;
     let o = y * l.width * 3;
     for (let x = 0; x < l.width; x++, o += 3) {
-      const byte = b[src + Math.floor(x / perByte)]!;
-      const shift = 8 - l.bpp * ((x % perByte) + 1);
-      const index = ((byte >> shift) & mask) * 3;
+      const index =
+        l.bpp === 8
+          ? b[src + x]! * 3
+          : ((b[src + ((x / perByte) | 0)]! >> (8 - l.bpp * ((x % perByte) + 1))) & mask) * 3;
       out[o] = palette[index]!;
       out[o + 1] = palette[index + 1]!;
       out[o + 2] = palette[index + 2]!;

@@ -89,7 +89,8 @@ function jpegSize(b: Uint8Array): { width: number; height: number; grey?: boolea
       i++; // fill byte
       continue;
     }
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+    // 0xFF00 is not a marker (libjpeg discards it as extraneous data); SOI, TEM and RSTn have no length.
+    if (marker === 0x00 || marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
       i += 2;
       continue;
     }
