@@ -128,3 +128,21 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('docs/configuration.md', () => {
+  test('its complete YAML example uses only known keys and valid values', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+    const example = parse(yaml) as Record<string, Record<string, unknown>>;
+    // Point the secret and certificate files at real files: only the keys and values are under test here.
+    const secret = file('secret', 'x\n');
+    const users = (example.auth!.users as Array<Record<string, unknown>>).map((u) => ({ ...u, passwordFile: secret }));
+    example.auth = { ...example.auth, users, tokenFiles: [secret] };
+    example.tls = { ...example.tls, certFile: secret, keyFile: secret };
+    const config = loadConfig({ file: file('example.json', JSON.stringify(example)), env: {} });
+    assert.equal(config.routes.length, 2);
+    assert.deepEqual(config.auth.schemes, ['digest', 'bearer']);
+  });
+});

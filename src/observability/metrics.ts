@@ -59,38 +59,22 @@ export class Metrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
-    new Gauge({
-      name: 'httpextension_queue_depth',
-      help: 'Requests waiting for a worker',
-      registers: [this.registry],
-      collect() {
-        this.set(pool.queued());
-      },
-    });
-    new Gauge({
-      name: 'httpextension_workers_busy',
-      help: 'Workers processing a frame now',
-      registers: [this.registry],
-      collect() {
-        this.set(pool.busy());
-      },
-    });
-    new Gauge({
-      name: 'httpextension_workers',
-      help: 'Worker threads configured',
-      registers: [this.registry],
-      collect() {
-        this.set(pool.size());
-      },
-    });
-    new Gauge({
-      name: 'httpextension_ready',
-      help: '1 when every worker is up and the server is not draining',
-      registers: [this.registry],
-      collect() {
-        this.set(pool.ready() ? 1 : 0);
-      },
-    });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge('httpextension_queue_depth', 'Requests waiting for a worker', pool.queued);
+    gauge('httpextension_workers_busy', 'Workers processing a frame now', pool.busy);
+    gauge('httpextension_workers', 'Worker threads configured', pool.size);
+    gauge('httpextension_ready', '1 when every worker is up and the server is not draining', () =>
+      pool.ready() ? 1 : 0,
+    );
   }
 
   observeRequest(fields: {
