@@ -66,6 +66,38 @@ describe('metrics placement', () => {
   });
 });
 
+describe('logs', () => {
+  test('one JSON line per request with the request id, route, status, bytes, stage timings and the error code', async () => {
+    const server = await startCli(['--workers', '1', '--log-level', 'info']);
+    try {
+      const id = 'c0ffee00-1111-2222-3333-444455556666';
+      assert.equal((await post(`${server.url}/score?cam=2`, jpeg, { 'x-ms-client-request-id': id })).status, 200);
+      assert.equal((await post(`${server.url}/nowhere`, jpeg, { 'x-ms-client-request-id': 'missing-1' })).status, 404);
+      for (let i = 0; i < 100 && !server.output().includes('"reqId":"missing-1"'); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const ok = lines.filter((line) => line.reqId === id);
+      assert.equal(ok.length, 1);
+      assert.equal(ok[0]!.msg, 'request');
+      assert.equal(ok[0]!.route, '/score');
+      assert.equal(ok[0]!.status, 200);
+      assert.equal(ok[0]!.bytes, jpeg.length);
+      assert.equal(ok[0]!.processor, 'colorIntensity');
+      assert.deepEqual(Object.keys(ok[0]!.stages as object), ['receive', 'queue', 'decode', 'process', 'encode']);
+      const missing = lines.find((line) => line.reqId === 'missing-1')!;
+      assert.equal(missing.status, 404);
+      assert.equal(missing.code, 'HX_ERR_HTTP_NOT_FOUND');
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   test('SIGTERM: not ready, new requests 503 + Retry-After, every accepted request answered, exit 0', async () => {
     const server = await startCli(['--workers', '2', '--route', `/behave=${behave}`, '--shutdown-grace-ms', '8000']);
