@@ -33,6 +33,20 @@ describe('body limit', () => {
     assert.match(answer, /"code":"HX_ERR_LIMIT_BODY_TOO_LARGE"/);
   });
 
+  test('a chunked body under the limit is read whole and decoded', async () => {
+    const jpeg = fixture('frames/street100_416.jpg');
+    const frame = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+    const answer = await rawExchange(server.port, [
+      'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+      frame(jpeg.subarray(0, 1000)),
+      frame(jpeg.subarray(1000, 30_000)),
+      frame(jpeg.subarray(30_000)),
+      '0\r\n\r\n',
+    ]);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /"bytes"|"meanLuma"/);
+  });
+
   test('a body at the limit is accepted, and the server keeps serving after refusals', async () => {
     const answer = await post(server.at('/score'), fixture('frames/street100_416.jpg'), {
       'content-type': 'image/jpeg',
