@@ -28,9 +28,12 @@ RUN npx tsc -p tsconfig.json
 FROM ${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; the cache is left behind with this stage.
+# Production dependencies only; the cache is left behind with this stage. --ignore-scripts also skips the chmod of
+# an ffmpeg binary shipped in an npm package (the pipeline runner's): the non-root process could not fix that at run
+# time in files owned by root, so it is done here (a no-op without that package).
 RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npm_ca,target=/run/secrets/npm_ca \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && find node_modules -path '*@ffmpeg-installer/*' -name ffmpeg -type f -exec chmod 0755 {} +
 
 FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production
