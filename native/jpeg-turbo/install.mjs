@@ -15,7 +15,8 @@ const gyp = [
 const args = ['rebuild', '--loglevel=warn'];
 // Node installed from a distribution package keeps its headers under /usr/include/node: point node-gyp there
 // rather than let it fetch a tarball (there is no network at install time).
-if (process.env.npm_config_nodedir === undefined && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+if (process.env.npm_config_nodedir === undefined && existsSync('/usr/include/node/node_api.h'))
+  args.push('--nodedir=/usr');
 const result =
   gyp !== undefined
     ? spawnSync(process.execPath, [gyp, ...args], { cwd: here, stdio: 'inherit' })

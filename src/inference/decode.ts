@@ -57,7 +57,8 @@ function rawFrame(bytes: Uint8Array, info: MediaInfo): Frame {
  */
 const JPEG_DATA_LOSS = /premature end|bad huffman code|instead of RST|inconsistent progression|bad arithmetic code/i;
 
-async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Promise<Frame> {
+/** libvips; also the JPEG fallback without the binding (exported so a test can hold both paths to agree). */
+export async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Promise<Frame> {
   let result: { data: Buffer; info: OutputInfo };
   try {
     try {
