@@ -2,6 +2,7 @@ import sharp, { type OutputInfo } from 'sharp';
 import { HxError } from '../errors.js';
 import type { Frame, FrameRequirements } from './frame.js';
 import { decodeJpegNative } from './jpeg-native.js';
+import { decodeWithNapi } from './napi-decoder.js';
 import type { PixelFormat } from './pixel-format.js';
 import type { MediaInfo } from './probe.js';
 
@@ -21,10 +22,15 @@ export async function decodeFrame(bytes: Uint8Array, info: MediaInfo, needs: Fra
     case 'bmp':
       return decodeBmp(bytes);
     case 'jpeg':
-      // libjpeg-turbo directly when the optional binding is built: 3-5x less CPU than libvips (see BENCHMARKS.md).
-      return decodeJpegNative(bytes, info, needs) ?? decodeWithSharp(bytes, info, needs);
+      // libjpeg-turbo directly when the optional binding is built (2-4x less CPU than libvips); without it, a small
+      // JPEG is cheapest in @napi-rs/image and a large one in libvips, whose shrink-on-load wins (BENCHMARKS.md).
+      return (
+        decodeJpegNative(bytes, info, needs) ??
+        (info.width * info.height < 1_000_000 ? decodeWithNapi(bytes, info) : undefined) ??
+        decodeWithSharp(bytes, info, needs)
+      );
     case 'png':
-      return decodeWithSharp(bytes, info, needs);
+      return decodeWithNapi(bytes, info) ?? decodeWithSharp(bytes, info, needs);
   }
 }
 
