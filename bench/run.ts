@@ -5,7 +5,7 @@
  * threads live in it), so the load generator's own CPU is not counted.
  *
  *   node dist/bench/run.js [--duration 10] [--warmup 3] [--concurrency 1,8,64] [--only 416-jpeg,1080p-jpeg,416-bmp]
- *                          [--servers ours,reference,ours-sharp] [--images DIR] [--cpu-prof DIR]
+ *                          [--servers ours,reference,ours-fallback] [--images DIR] [--cpu-prof DIR]
  *
  * Markdown goes to stdout; every figure also goes to bench/results/<timestamp>.json (gitignored).
  */
@@ -30,7 +30,7 @@ interface Case {
 }
 
 interface ServerSpec {
-  id: 'ours' | 'ours-sharp' | 'reference';
+  id: 'ours' | 'ours-fallback' | 'reference';
   label: string;
   command: string;
   args: (port: number) => string[];
@@ -122,10 +122,10 @@ function servers(): ServerSpec[] {
     'warn',
   ];
   if (wanted.includes('ours')) list.push({ id: 'ours', label: 'httpextension', command: process.execPath, args: ours });
-  if (wanted.includes('ours-sharp')) {
+  if (wanted.includes('ours-fallback')) {
     list.push({
-      id: 'ours-sharp',
-      label: 'httpextension, JPEG by sharp',
+      id: 'ours-fallback',
+      label: 'httpextension without the JPEG binding',
       command: process.execPath,
       args: ours,
       env: { HTTPEXTENSION_NATIVE_JPEG: '0' },
@@ -202,22 +202,29 @@ interface WrkResult {
   errors: number;
 }
 
-function wrk(url: string, c: Case, concurrency: number, seconds: number): WrkResult {
-  const out = execFileSync(
-    'wrk',
-    [
-      '-t1',
-      `-c${concurrency}`,
-      `-d${seconds}s`,
-      '--timeout',
-      '10s',
-      '--latency',
-      '-s',
-      join(ROOT, 'bench/post.lua'),
-      url,
-    ],
-    { env: { ...process.env, BODY_FILE: c.file, CONTENT_TYPE: c.contentType, CHECK: '1' }, encoding: 'utf8' },
-  );
+/** Runs wrk without blocking the event loop (the servers' stderr pipes must keep draining meanwhile). */
+async function wrk(url: string, c: Case, concurrency: number, seconds: number): Promise<WrkResult> {
+  const args = [
+    '-t1',
+    `-c${concurrency}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '10s',
+    '--latency',
+    '-s',
+    join(ROOT, 'bench/post.lua'),
+    url,
+  ];
+  const child = spawn('wrk', args, {
+    env: { ...process.env, BODY_FILE: c.file, CONTENT_TYPE: c.contentType, CHECK: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.once('close', r));
+  if (code !== 0) throw new Error(`wrk exited with code ${code}:\n${out}`);
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   if (line === undefined) throw new Error(`wrk printed no RESULT line:\n${out}`);
   const kv = Object.fromEntries(
@@ -260,10 +267,10 @@ async function measureServer(spec: ServerSpec, port: number, list: Case[]) {
     let perCellPeak = true;
     for (const c of list) {
       for (const concurrency of concurrencies) {
-        if (warmup > 0) wrk(`${base}/score`, c, concurrency, warmup);
+        if (warmup > 0) await wrk(`${base}/score`, c, concurrency, warmup);
         perCellPeak = resetPeak(pid) && perCellPeak;
         const before = procStat(pid);
-        const r = wrk(`${base}/score`, c, concurrency, duration);
+        const r = await wrk(`${base}/score`, c, concurrency, duration);
         const after = procStat(pid);
         const cell: Cell = {
           server: spec.id,
@@ -279,6 +286,7 @@ async function measureServer(spec: ServerSpec, port: number, list: Case[]) {
           peakRssMiB: procKiB(pid, 'VmHWM') / 1024,
         };
         cells.push(cell);
+        if (r.requests === 0) notes.push(`${spec.id} ${c.id} c=${concurrency}: no request completed`);
         process.stderr.write(
           `${spec.id} ${c.id} c=${concurrency}: ${r.rps.toFixed(0)} req/s p50 ${r.p50} ms p99 ${r.p99} ms ` +
             `${cell.cpuMsPerRequest.toFixed(2)} CPU-ms/req peak ${cell.peakRssMiB.toFixed(0)} MiB errors ${r.errors}\n`,
@@ -300,7 +308,7 @@ async function measureServer(spec: ServerSpec, port: number, list: Case[]) {
 }
 
 function fmt(v: number | undefined, digits = 0): string {
-  return v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits);
+  return v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
 }
 
 async function main(): Promise<void> {
@@ -327,6 +335,9 @@ async function main(): Promise<void> {
   };
   const lines: string[] = [];
   lines.push(`Machine: ${machine.nproc} cores, ${machine.cpu}, Node ${machine.node}; ${started.toISOString()}`);
+  lines.push(
+    `Load average at the end (1/5/15 min): ${machine.loadAverageAtEnd.join(' / ')} (above ~2.5, other work shared the cores).`,
+  );
   lines.push(
     `Each cell: ${warmup} s warm-up, then ${duration} s of wrk -t1 (keep-alive; CHECK=1 checks every answer).`,
   );
