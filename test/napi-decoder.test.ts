@@ -14,7 +14,6 @@ const source = () => sharp(fixture('frames/fruits_416.jpg'));
 describe('@napi-rs/image decoder', () => {
   const pngs: Array<[string, () => Promise<Buffer>, string]> = [
     ['RGB', () => source().png().toBuffer(), 'rgb24'],
-    ['RGBA', () => source().ensureAlpha(0.5).png().toBuffer(), 'rgba'],
     ['grey', () => source().toColourspace('b-w').png().toBuffer(), 'gray8'],
     ['palette', () => source().png({ palette: true }).toBuffer(), 'rgb24'],
     ['interlaced', () => source().png({ progressive: true }).toBuffer(), 'rgb24'],
@@ -29,8 +28,10 @@ describe('@napi-rs/image decoder', () => {
     });
   }
 
-  test('16-bit and grey+alpha PNGs are left to libvips', async () => {
+  test('PNGs with alpha or 16 bits are left to libvips', async () => {
     for (const bytes of [
+      await source().ensureAlpha(0.5).png().toBuffer(),
+      await source().ensureAlpha(0.5).png({ palette: true }).toBuffer(),
       await source().png().toColourspace('rgb16').toBuffer(),
       await source().toColourspace('b-w').ensureAlpha().png().toBuffer(),
     ]) {

@@ -27,16 +27,25 @@ static void hx_error_exit(j_common_ptr cinfo) {
   longjmp(err->escape, 1);
 }
 
-/* Warnings: a body that ends early is an error (libjpeg would pad it with grey and carry on, as sharp's
- * failOn: 'error' refuses it too); other corrupt-data warnings are tolerated, as libvips does. */
+/* Warnings: those that mean lost pixel data (the scan ends early, bit errors, a missing restart marker, a broken
+ * progression) are errors, since libjpeg would fill the gap with grey and the processor would answer on a partly
+ * fabricated frame; the same list the libvips path refuses (src/inference/decode.ts JPEG_DATA_LOSS). Other warnings
+ * (extraneous bytes between markers and the like) are common in camera output and harmless. */
 static void hx_emit_message(j_common_ptr cinfo, int level) {
   struct hx_error_mgr *err = (struct hx_error_mgr *)cinfo->err;
   if (level < 0) {
-    if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
-      (*cinfo->err->format_message)(cinfo, err->message);
-      longjmp(err->escape, 1);
+    switch (cinfo->err->msg_code) {
+      case JWRN_JPEG_EOF:
+      case JWRN_HIT_MARKER:
+      case JWRN_HUFF_BAD_CODE:
+      case JWRN_MUST_RESYNC:
+      case JWRN_BOGUS_PROGRESSION:
+      case JWRN_ARITH_BAD_CODE:
+        (*cinfo->err->format_message)(cinfo, err->message);
+        longjmp(err->escape, 1);
+      default:
+        cinfo->err->num_warnings++;
     }
-    cinfo->err->num_warnings++;
   }
 }
 
@@ -126,15 +135,17 @@ static napi_value header(napi_env env, napi_callback_info info) {
 }
 
 /*
- * decode(bytes, scaleDenom, gray, fast) -> { width, height, channels, data } or null when the image is in a colour
- * space this binding does not convert (CMYK/YCCK: the caller falls back to libvips).
+ * decode(bytes, scaleDenom, gray, fast, maxPixels) -> { width, height, channels, data } or null when the image is in
+ * a colour space this binding does not convert (CMYK/YCCK: the caller falls back to libvips).
  *   scaleDenom: 1, 2, 4 or 8 (output is ceil(size / denom)).
  *   gray: output the luma plane only (1 channel); otherwise RGB (3 channels; a greyscale JPEG stays 1 channel).
  *   fast: integer fast IDCT and box (non-"fancy") chroma upsampling, for processors that only aggregate pixels.
+ *   maxPixels: refuse a frame header declaring more pixels (the caller's probe already checked the first SOF; a
+ *     crafted file could declare another), before any pixel memory is allocated. 0 = no limit.
  */
 static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   unsigned char *data;
   size_t length;
@@ -144,6 +155,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   if (argc > 1) napi_get_value_int32(env, argv[1], &denom);
   if (argc > 2) napi_get_value_bool(env, argv[2], &gray);
   if (argc > 3) napi_get_value_bool(env, argv[3], &fast);
+  double max_pixels = 0;
+  if (argc > 4) napi_get_value_double(env, argv[4], &max_pixels);
   if (denom != 1 && denom != 2 && denom != 4 && denom != 8) return throw_error(env, "ERR_INVALID_ARG", "scaleDenom must be 1, 2, 4 or 8");
   if (length == 0) return throw_error(env, "HX_JPEG_CORRUPT", "empty input");
 
@@ -163,6 +176,12 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, (unsigned long)length);
   jpeg_read_header(&cinfo, TRUE);
+  if (max_pixels > 0 && (double)cinfo.image_width * (double)cinfo.image_height > max_pixels) {
+    snprintf(jerr.message, sizeof jerr.message, "the frame header declares %ux%u pixels, more than the %.0f allowed",
+             (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_pixels);
+    jpeg_destroy_decompress(&cinfo);
+    return throw_error(env, "HX_JPEG_TOO_LARGE", jerr.message);
+  }
   J_COLOR_SPACE in = cinfo.jpeg_color_space;
   if (in != JCS_GRAYSCALE && in != JCS_YCbCr && in != JCS_RGB) {
     jpeg_destroy_decompress(&cinfo);

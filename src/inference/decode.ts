@@ -12,8 +12,8 @@ sharp.cache(false);
 
 /**
  * Turns a body into a Frame. BMP and raw bodies are served in place (no copy, no conversion); JPEG and PNG are
- * decoded by libvips, a large JPEG at reduced scale when the processor allows it (DCT scaling skips most of the
- * inverse transform and all of the colour upsampling).
+ * decoded by the cheapest decoder that handles them (below), a JPEG at reduced scale when the processor allows it
+ * (DCT scaling skips most of the inverse transform and all of the colour upsampling).
  */
 export async function decodeFrame(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements = {}): Promise<Frame> {
   switch (info.kind) {

@@ -18,6 +18,7 @@ export interface JpegTurboBinding {
     scaleDenom: 1 | 2 | 4 | 8,
     gray: boolean,
     fast: boolean,
+    maxPixels: number,
   ): { width: number; height: number; channels: 1 | 3; data: Buffer } | null;
 }
 
@@ -60,11 +61,11 @@ export function decodeJpegNative(bytes: Uint8Array, info: MediaInfo, needs: Fram
   try {
     // A processor that accepts a reduced frame only aggregates pixels: the fast integer IDCT and box chroma
     // upsampling change single pixels by a level or two and the mean by far less.
-    out = turbo.decode(bytes, reduction, false, (needs.maxReduction ?? 1) > 1);
+    out = turbo.decode(bytes, reduction, false, (needs.maxReduction ?? 1) > 1, info.width * info.height);
   } catch (error) {
     throw new HxError(
       'HX_ERR_MEDIA_UNDECODABLE',
-      `The JPEG image could not be decoded: ${String((error as Error).message).split('\n')[0]}`,
+      `The JPEG image could not be decoded: ${lowerFirst(String((error as Error).message))}`,
       { cause: error },
     );
   }
@@ -87,4 +88,9 @@ export function jpegReduction(info: MediaInfo, needs: FrameRequirements): 1 | 2 
   let r = needs.maxReduction ?? 1;
   while (r > 1 && Math.ceil(info.width / r) * Math.ceil(info.height / r) < floor) r = (r / 2) as 1 | 2 | 4;
   return r;
+}
+
+/** libjpeg's "Premature end of JPEG file" reads as libvips' "premature end of JPEG image" does, mid-sentence. */
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }

@@ -1,16 +1,28 @@
-import { Transformer } from '@napi-rs/image';
+import { createRequire } from 'node:module';
 import { HxError } from '../errors.js';
 import type { Frame } from './frame.js';
 import type { PixelFormat } from './pixel-format.js';
 import type { MediaInfo } from './probe.js';
 
-/** Bytes per pixel of what @napi-rs/image hands back -> our format; 2 (grey+alpha) and 16-bit layouts go to sharp. */
-const FORMATS: Record<number, PixelFormat> = { 1: 'gray8', 3: 'rgb24', 4: 'rgba' };
+/**
+ * Bytes per pixel of what @napi-rs/image hands back -> our format. Only 1 and 3 are unambiguous (4 is RGBA 8-bit or
+ * grey+alpha 16-bit); everything with alpha or 16 bits goes to libvips, which drops alpha and narrows to 8 bits.
+ */
+const FORMATS: Record<number, PixelFormat> = { 1: 'gray8', 3: 'rgb24' };
+
+type TransformerClass = typeof import('@napi-rs/image').Transformer;
+let transformer: TransformerClass | undefined;
+
+/** Loaded on first use: a worker that never sees a PNG never maps the library. */
+function loadTransformer(): TransformerClass {
+  transformer ??= (createRequire(import.meta.url)('@napi-rs/image') as typeof import('@napi-rs/image')).Transformer;
+  return transformer;
+}
 
 /**
  * Decodes a PNG, or a small JPEG when the libjpeg-turbo binding is missing, with @napi-rs/image (Rust `image`):
  * synchronously, on the calling pool worker, at 40-60% of libvips' CPU cost for these (BENCHMARKS.md). Returns
- * undefined for what it should not take: 16-bit and grey+alpha PNGs, CMYK JPEGs, and JPEGs without an end marker
+ * undefined for what it should not take: PNGs with alpha or 16 bits, CMYK JPEGs, and JPEGs without an end marker
  * (the Rust decoder pads a truncated JPEG with grey where libvips refuses it, and the answer must not depend on
  * which decoder ran).
  */
@@ -18,7 +30,8 @@ export function decodeWithNapi(bytes: Uint8Array, info: MediaInfo): Frame | unde
   if (info.kind === 'jpeg' && !plainJpeg(bytes)) return undefined;
   let pixels: Buffer;
   try {
-    pixels = new Transformer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).rawPixelsSync();
+    const T = loadTransformer();
+    pixels = new T(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).rawPixelsSync();
   } catch (error) {
     throw new HxError(
       'HX_ERR_MEDIA_UNDECODABLE',
