@@ -5,7 +5,7 @@
  * threads live in it), so the load generator's own CPU is not counted.
  *
  *   node dist/bench/run.js [--duration 10] [--warmup 3] [--concurrency 1,8,64] [--only 416-jpeg,1080p-jpeg,416-bmp]
- *                          [--servers ours,reference,ours-fallback] [--images DIR] [--cpu-prof DIR]
+ *                          [--servers ours,reference,ours-fallback] [--images DIR] [--cpu-prof DIR] [--workers N]
  *
  * Markdown goes to stdout; every figure also goes to bench/results/<timestamp>.json (gitignored).
  */
@@ -48,6 +48,8 @@ interface Cell {
   maxMs: number;
   errors: number;
   cpuMsPerRequest: number;
+  /** Of which the main thread (HTTP parsing, routing, dispatch to workers, answers). */
+  mainCpuMsPerRequest: number;
   peakRssMiB: number;
 }
 
@@ -61,6 +63,7 @@ const { values: opts } = parseArgs({
     images: { type: 'string' },
     port: { type: 'string', default: '5301' },
     'cpu-prof': { type: 'string' },
+    workers: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -120,6 +123,7 @@ function servers(): ServerSpec[] {
     '127.0.0.1',
     '--log-level',
     'warn',
+    ...(opts.workers !== undefined ? ['--workers', opts.workers] : []),
   ];
   if (wanted.includes('ours')) list.push({ id: 'ours', label: 'httpextension', command: process.execPath, args: ours });
   if (wanted.includes('ours-fallback')) {
@@ -155,11 +159,15 @@ function servers(): ServerSpec[] {
   return list;
 }
 
-function procStat(pid: number): { cpuMs: number } {
-  // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK };
+/** CPU of the whole process and of its main thread (the HTTP front end; for us, the rest is mostly pool workers). */
+function procStat(pid: number): { cpuMs: number; mainCpuMs: number } {
+  const cpu = (path: string) => {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  };
+  return { cpuMs: cpu(`/proc/${pid}/stat`), mainCpuMs: cpu(`/proc/${pid}/task/${pid}/stat`) };
 }
 
 function procKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
@@ -283,13 +291,14 @@ async function measureServer(spec: ServerSpec, port: number, list: Case[]) {
           maxMs: r.max,
           errors: r.errors,
           cpuMsPerRequest: (after.cpuMs - before.cpuMs) / Math.max(1, r.requests),
+          mainCpuMsPerRequest: (after.mainCpuMs - before.mainCpuMs) / Math.max(1, r.requests),
           peakRssMiB: procKiB(pid, 'VmHWM') / 1024,
         };
         cells.push(cell);
         if (r.requests === 0) notes.push(`${spec.id} ${c.id} c=${concurrency}: no request completed`);
         process.stderr.write(
           `${spec.id} ${c.id} c=${concurrency}: ${r.rps.toFixed(0)} req/s p50 ${r.p50} ms p99 ${r.p99} ms ` +
-            `${cell.cpuMsPerRequest.toFixed(2)} CPU-ms/req peak ${cell.peakRssMiB.toFixed(0)} MiB errors ${r.errors}\n`,
+            `${cell.cpuMsPerRequest.toFixed(2)} CPU-ms/req (main thread ${cell.mainCpuMsPerRequest.toFixed(2)}) peak ${cell.peakRssMiB.toFixed(0)} MiB errors ${r.errors}\n`,
         );
       }
     }
@@ -351,8 +360,8 @@ async function main(): Promise<void> {
     lines.push('');
     lines.push(
       ref
-        ? '| frame | c | req/s | ref req/s | ×ref | p50 ms | p99 ms | ref p99 ms | p99 ÷ref | CPU-ms/req | ref CPU-ms/req | peak RSS MiB | ref peak MiB | errors |'
-        : '| frame | c | req/s | p50 ms | p99 ms | CPU-ms/req | peak RSS MiB | errors |',
+        ? '| frame | c | req/s | ref req/s | ×ref | p50 ms | p99 ms | ref p99 ms | p99 ÷ref | CPU-ms/req (main thread) | ref CPU-ms/req | peak RSS MiB | ref peak MiB | errors |'
+        : '| frame | c | req/s | p50 ms | p99 ms | CPU-ms/req (main thread) | peak RSS MiB | errors |',
     );
     lines.push(ref ? `|${' --- |'.repeat(14)}` : `|${' --- |'.repeat(8)}`);
     for (const c of list) {
@@ -361,8 +370,8 @@ async function main(): Promise<void> {
         const r = cell('reference', c.id, n);
         lines.push(
           ref
-            ? `| ${c.label} | ${n} | ${fmt(o.rps)} | ${fmt(r?.rps)} | ${fmt(r ? o.rps / r.rps : undefined, 1)} | ${fmt(o.p50Ms, 2)} | ${fmt(o.p99Ms, 2)} | ${fmt(r?.p99Ms, 2)} | ${fmt(r ? o.p99Ms / r.p99Ms : undefined, 3)} | ${fmt(o.cpuMsPerRequest, 2)} | ${fmt(r?.cpuMsPerRequest, 2)} | ${fmt(o.peakRssMiB)} | ${fmt(r?.peakRssMiB)} | ${o.errors}${r ? `/${r.errors}` : ''} |`
-            : `| ${c.label} | ${n} | ${fmt(o.rps)} | ${fmt(o.p50Ms, 2)} | ${fmt(o.p99Ms, 2)} | ${fmt(o.cpuMsPerRequest, 2)} | ${fmt(o.peakRssMiB)} | ${o.errors} |`,
+            ? `| ${c.label} | ${n} | ${fmt(o.rps)} | ${fmt(r?.rps)} | ${fmt(r ? o.rps / r.rps : undefined, 1)} | ${fmt(o.p50Ms, 2)} | ${fmt(o.p99Ms, 2)} | ${fmt(r?.p99Ms, 2)} | ${fmt(r ? o.p99Ms / r.p99Ms : undefined, 3)} | ${fmt(o.cpuMsPerRequest, 2)} (${fmt(o.mainCpuMsPerRequest, 2)}) | ${fmt(r?.cpuMsPerRequest, 2)} | ${fmt(o.peakRssMiB)} | ${fmt(r?.peakRssMiB)} | ${o.errors}${r ? `/${r.errors}` : ''} |`
+            : `| ${c.label} | ${n} | ${fmt(o.rps)} | ${fmt(o.p50Ms, 2)} | ${fmt(o.p99Ms, 2)} | ${fmt(o.cpuMsPerRequest, 2)} (${fmt(o.mainCpuMsPerRequest, 2)}) | ${fmt(o.peakRssMiB)} | ${o.errors} |`,
         );
       }
     }
