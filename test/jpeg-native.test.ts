@@ -21,6 +21,9 @@ async function samples(): Promise<Array<{ name: string; bytes: Buffer }>> {
     .jpeg({ quality: 90 })
     .toBuffer();
   list.push({ name: 'street100 scaled to 1920x1080', bytes: hd });
+  const src = () => sharp(fixture('frames/fruits_416.jpg'));
+  list.push({ name: 'fruits progressive', bytes: await src().jpeg({ quality: 90, progressive: true }).toBuffer() });
+  list.push({ name: 'fruits 4:4:4', bytes: await src().jpeg({ quality: 90, chromaSubsampling: '4:4:4' }).toBuffer() });
   return list;
 }
 
@@ -76,6 +79,34 @@ describe('libjpeg-turbo binding', () => {
     assert.equal(decodeJpegNative(bytes, probeEncoded(bytes), {}), undefined);
     const frame = await decodeFrame(bytes, probeEncoded(bytes), {});
     assert.deepEqual([frame.width, frame.height, frame.format], [416, 416, 'rgb24']);
+  });
+
+  test('randomly damaged JPEGs either decode or throw HX_ERR_MEDIA_UNDECODABLE, never anything else', () => {
+    const good = fixture('frames/street100_416.jpg');
+    const info = probeEncoded(good);
+    let seed = 12345; // fixed: the same 300 bodies every run
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const outcomes = new Set<string>();
+    for (let k = 0; k < 300; k++) {
+      const bytes = Buffer.from(good);
+      // A few bytes overwritten, often in the headers (the first 700 bytes), sometimes cut short.
+      for (let j = 0, n = 1 + Math.floor(random() * 8); j < n; j++) {
+        bytes[Math.floor(random() * (random() < 0.5 ? 700 : bytes.length))] = Math.floor(random() * 256);
+      }
+      const body = random() < 0.2 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
+      try {
+        const frame = decodeJpegNative(body, info, k % 2 === 0 ? {} : REDUCED);
+        if (frame !== undefined) assert.equal(frame.data.length, frame.stride * frame.height);
+        outcomes.add(frame === undefined ? 'declined' : 'decoded');
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'HX_ERR_MEDIA_UNDECODABLE', String(error));
+        outcomes.add('refused');
+      }
+    }
+    assert.ok(outcomes.has('decoded') && outcomes.has('refused'), [...outcomes].join());
   });
 
   test('corrupt and truncated JPEGs throw HX_ERR_MEDIA_UNDECODABLE', () => {
