@@ -29,6 +29,11 @@ export interface FrameRequirements {
    */
   maxReduction?: 1 | 2 | 4 | 8;
   minReducedPixels?: number;
+  /**
+   * The processor reads only ITU-R BT.601 luma: a decoder may deliver a gray8 frame (a JPEG's Y channel, which is
+   * that luma), skipping the colour planes' transform and conversion.
+   */
+  lumaOnly?: boolean;
 }
 
 /** Writes row `y` of `frame` as RGB triplets into `out` (length >= width*3). */

@@ -61,7 +61,13 @@ export function decodeJpegNative(bytes: Uint8Array, info: MediaInfo, needs: Fram
   try {
     // A processor that accepts a reduced frame only aggregates pixels: the fast integer IDCT and box chroma
     // upsampling change single pixels by a level or two and the mean by far less.
-    out = turbo.decode(bytes, reduction, false, (needs.maxReduction ?? 1) > 1, info.width * info.height);
+    out = turbo.decode(
+      bytes,
+      reduction,
+      needs.lumaOnly === true,
+      (needs.maxReduction ?? 1) > 1,
+      info.width * info.height,
+    );
   } catch (error) {
     throw new HxError(
       'HX_ERR_MEDIA_UNDECODABLE',
