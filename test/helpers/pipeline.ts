@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { findFfmpeg } from '../../src/pipeline/ffmpeg.js';
+import type { MessageSink } from '../../src/pipeline/message-sink.js';
 import type { PipelineMessage } from '../../src/pipeline/pipeline-message.js';
+import { PipelineRunner, type RunnerCounters, type RunnerOptions } from '../../src/pipeline/pipeline-runner.js';
+import { parseTopology } from '../../src/pipeline/topology.js';
 
 /** A fixture path under test/fixtures (tests run from dist/test). */
 export function fixturePath(path: string): string {
@@ -214,4 +217,32 @@ export async function startDouble(
 export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/** A sink that keeps what the pipeline publishes, for in-process runs. */
+export class CollectingSink implements MessageSink {
+  readonly messages: PipelineMessage[] = [];
+  async publish(message: PipelineMessage): Promise<void> {
+    this.messages.push(message);
+  }
+  async close(): Promise<void> {}
+}
+
+/** Runs one topology in-process, as fast as the extension answers, and returns what it published. */
+export async function runInProcess(
+  topology: object,
+  values: Record<string, string>,
+  options: Partial<RunnerOptions> = {},
+): Promise<{ messages: PipelineMessage[]; counters: RunnerCounters; notices: string[] }> {
+  const sink = new CollectingSink();
+  const notices: string[] = [];
+  const runner = new PipelineRunner(parseTopology(topology, values), 'test', sink, {
+    realtime: false,
+    retryAfterDefaultSecs: 1,
+    requestTimeoutMs: 10_000,
+    onNotice: (m) => notices.push(m),
+    ...options,
+  });
+  const counters = await runner.run();
+  return { messages: sink.messages, counters, notices };
 }
