@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,11 +180,12 @@ export interface TestDouble {
 /** A plain node:http extension double on 127.0.0.1: `handler` answers each request (index from 0). */
 export async function startDouble(
   handler: (request: ReceivedRequest, index: number, response: ServerResponse) => void | Promise<void>,
+  tls?: { key: string; cert: string },
 ): Promise<TestDouble> {
   const requests: ReceivedRequest[] = [];
   let concurrent = 0;
   const double: TestDouble = { url: '', requests, maxConcurrent: 0, close: async () => {} };
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     concurrent++;
     double.maxConcurrent = Math.max(double.maxConcurrent, concurrent);
     const chunks: Buffer[] = [];
@@ -203,9 +205,10 @@ export async function startDouble(
         res.end(String(error));
       });
     });
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  double.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/score`;
+  double.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/score`;
   double.close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();
