@@ -1,0 +1,129 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: topologies write their parameters as ${name} in plain strings
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import RtspServerModule from 'rtsp-streaming-server';
+import { findFfmpeg } from '../src/pipeline/ffmpeg.js';
+import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
+import { parseTopology } from '../src/pipeline/topology.js';
+import { validateResponse } from '../src/schema/validate.js';
+import { avaTopology, CollectingSink, STREET_MP4 } from './helpers/pipeline.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+// The package is CommonJS with a default export.
+const RtspServer = ((RtspServerModule as unknown as { default?: unknown }).default ??
+  RtspServerModule) as new (options: {
+  serverPort: number;
+  clientPort: number;
+  rtpPortStart: number;
+  rtpPortCount: number;
+  clientServerHooks?: { authentication?: (username: string, password: string) => Promise<boolean> };
+}) => { start(): Promise<void>; stop?(): Promise<void> };
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * RtspSource end to end: ffmpeg publishes street.mp4 at its native rate into an RTSP server on 127.0.0.1 (the
+ * rtsp-streaming-server package, which serves RTP over UDP), the runner reads it with credentials, samples it by
+ * PTS and feeds our server.
+ */
+describe('RTSP source', () => {
+  let server: TestServer;
+  let rtsp: { stop?(): Promise<void> };
+  let publisher: ChildProcess | undefined;
+  let publishUrl: string;
+  let clientUrl: string;
+  const logins: string[] = [];
+
+  before(async () => {
+    server = await startTestServer({ workers: 1 });
+    const serverPort = await freePort();
+    const clientPort = await freePort();
+    const rtpPortStart = 20_000 + 2 * Math.floor(Math.random() * 15_000);
+    rtsp = new RtspServer({
+      serverPort,
+      clientPort,
+      rtpPortStart,
+      rtpPortCount: 40,
+      clientServerHooks: {
+        authentication: async (username, password) => {
+          logins.push(`${username}:${password}`);
+          return username === 'viewer' && password === 'p@ss word';
+        },
+      },
+    });
+    await (rtsp as { start(): Promise<void> }).start();
+    publishUrl = `rtsp://127.0.0.1:${serverPort}/street`;
+    clientUrl = `rtsp://127.0.0.1:${clientPort}/street`;
+  });
+
+  after(async () => {
+    publisher?.kill('SIGTERM');
+    await rtsp.stop?.();
+    await server.close();
+  });
+
+  test('reconnects until the stream is published, then samples it by PTS at 2 per second', async () => {
+    const sink = new CollectingSink();
+    const notices: string[] = [];
+    const plan = parseTopology(
+      avaTopology(
+        { samplingOptions: { maximumSamplesPerSecond: '2' } },
+        {
+          transport: 'udp',
+          endpoint: {
+            '@type': '#Microsoft.VideoAnalyzer.UnsecuredEndpoint',
+            url: '${rtspUrl}',
+            credentials: {
+              '@type': '#Microsoft.VideoAnalyzer.UsernamePasswordCredentials',
+              username: 'viewer',
+              password: 'p@ss word',
+            },
+          },
+        },
+      ),
+      { rtspUrl: clientUrl, inferencingUrl: server.at('/score') },
+    );
+    const runner = new PipelineRunner(plan, 'camera', sink, {
+      realtime: true,
+      retryAfterDefaultSecs: 1,
+      requestTimeoutMs: 10_000,
+      reconnectDelayMs: 250,
+      onNotice: (m) => notices.push(m),
+    });
+    const running = runner.run();
+    // Nothing is published yet: the runner's first attempts fail and it retries with back-off.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    publisher = spawn(
+      findFfmpeg(),
+      ['-hide_banner', '-loglevel', 'error', '-re', '-i', STREET_MP4, '-c', 'copy', '-f', 'rtsp', publishUrl],
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 60_000;
+    while (sink.messages.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    runner.stop();
+    const counters = await running;
+
+    assert.ok(sink.messages.length >= 4, `${sink.messages.length} messages; notices: ${notices.join(' | ')}`);
+    assert.ok(
+      notices.some((n) => /reconnecting in \d+ ms/.test(n)),
+      notices.join(' | '),
+    );
+    assert.ok(logins.includes('viewer:p@ss word'));
+    const stamps = sink.messages.map((m) => m.body.timestamp as number);
+    for (let i = 1; i < stamps.length; i++) {
+      // 2 samples per second on the 90 kHz clock, 1 ms of slack.
+      assert.ok(stamps[i]! - stamps[i - 1]! >= 45_000 - 90, `timestamps ${stamps}`);
+    }
+    for (const m of sink.messages) assert.deepEqual(validateResponse({ inferences: m.body.inferences }), []);
+    assert.equal(counters.sent + counters.dropped, counters.sampled);
+    assert.ok(counters.read > counters.sampled);
+  });
+});
