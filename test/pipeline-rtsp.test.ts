@@ -3,23 +3,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import RtspServerModule from 'rtsp-streaming-server';
+import { fileURLToPath } from 'node:url';
 import { findFfmpeg } from '../src/pipeline/ffmpeg.js';
 import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { parseTopology } from '../src/pipeline/topology.js';
 import { validateResponse } from '../src/schema/validate.js';
 import { avaTopology, CollectingSink, STREET_MP4 } from './helpers/pipeline.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-// The package is CommonJS with a default export.
-const RtspServer = ((RtspServerModule as unknown as { default?: unknown }).default ??
-  RtspServerModule) as new (options: {
-  serverPort: number;
-  clientPort: number;
-  rtpPortStart: number;
-  rtpPortCount: number;
-  clientServerHooks?: { authentication?: (username: string, password: string) => Promise<boolean> };
-}) => { start(): Promise<void>; stop?(): Promise<void> };
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -36,7 +26,7 @@ async function freePort(): Promise<number> {
  */
 describe('RTSP source', () => {
   let server: TestServer;
-  let rtsp: { stop?(): Promise<void> };
+  let rtsp: ChildProcess;
   let publisher: ChildProcess | undefined;
   let publishUrl: string;
   let clientUrl: string;
@@ -47,26 +37,39 @@ describe('RTSP source', () => {
     const serverPort = await freePort();
     const clientPort = await freePort();
     const rtpPortStart = 20_000 + 2 * Math.floor(Math.random() * 15_000);
-    rtsp = new RtspServer({
-      serverPort,
-      clientPort,
-      rtpPortStart,
-      rtpPortCount: 40,
-      clientServerHooks: {
-        authentication: async (username, password) => {
-          logins.push(`${username}:${password}`);
-          return username === 'viewer' && password === 'p@ss word';
-        },
-      },
+    rtsp = spawn(
+      process.execPath,
+      [
+        fileURLToPath(new URL('./helpers/rtsp-server.js', import.meta.url)),
+        String(serverPort),
+        String(clientPort),
+        String(rtpPortStart),
+        'viewer',
+        'p@ss word',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      rtsp.on('error', reject);
+      rtsp.on('exit', (code) => reject(new Error(`the RTSP server exited with ${code}`)));
+      let out = '';
+      rtsp.stdout!.setEncoding('utf8').on('data', (text: string) => {
+        out += text;
+        const lines = out.split('\n');
+        out = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line === 'ready') resolve();
+          if (line.startsWith('login ')) logins.push(line.slice(6));
+        }
+      });
     });
-    await (rtsp as { start(): Promise<void> }).start();
     publishUrl = `rtsp://127.0.0.1:${serverPort}/street`;
     clientUrl = `rtsp://127.0.0.1:${clientPort}/street`;
   });
 
   after(async () => {
     publisher?.kill('SIGTERM');
-    await rtsp.stop?.();
+    rtsp.kill('SIGTERM');
     await server.close();
   });
 
