@@ -110,6 +110,9 @@ export class VideoSource {
   private async *runOnce(): AsyncGenerator<VideoFrame> {
     const child = spawn(findFfmpeg(this.options.ffmpegPath), ffmpegArgs(this.spec, this.options.realtime), {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg after the requests in flight
+      // (it would otherwise exit 255 first and look like a failed source). If we die, it dies of a broken pipe.
+      detached: true,
     });
     this.child = child;
     const infos: { pts: number | undefined; width: number; height: number }[] = [];
@@ -132,7 +135,8 @@ export class VideoSource {
           });
           infoWaiter?.();
         } else if (line.trim() !== '') {
-          tail.push(line);
+          // ffmpeg repeats the input URL in its errors: never log an RTSP password.
+          tail.push(this.spec.password ? line.replaceAll(this.spec.password, '***') : line);
           if (tail.length > 8) tail.shift();
         }
       }
