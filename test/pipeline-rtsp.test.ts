@@ -129,4 +129,35 @@ describe('RTSP source', () => {
     assert.equal(counters.sent + counters.dropped, counters.sampled);
     assert.ok(counters.read > counters.sampled);
   });
+
+  test('a server that accepts and never answers is dropped after the stall timeout and retried', async () => {
+    const silent = createServer((socket) => socket.on('error', () => {}));
+    let connections = 0;
+    silent.on('connection', () => connections++);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const notices: string[] = [];
+    const plan = parseTopology(avaTopology(), {
+      rtspUrl: `rtsp://127.0.0.1:${port}/cam`,
+      inferencingUrl: server.at('/score'),
+    });
+    const runner = new PipelineRunner(plan, 'silent', new CollectingSink(), {
+      realtime: true,
+      retryAfterDefaultSecs: 1,
+      requestTimeoutMs: 10_000,
+      reconnectDelayMs: 50,
+      stallTimeoutMs: 300,
+      onNotice: (m) => notices.push(m),
+    });
+    const running = runner.run();
+    const deadline = Date.now() + 30_000;
+    while (notices.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    runner.stop();
+    await running;
+    silent.close();
+    assert.ok(notices.length >= 2, notices.join(' | '));
+    assert.equal(notices[0], 'silent: rtspSource: no video for 300 ms; reconnecting in 50 ms');
+    assert.equal(notices[1], 'silent: rtspSource: no video for 300 ms; reconnecting in 100 ms');
+    assert.ok(connections >= 2);
+  });
 });

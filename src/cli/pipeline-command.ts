@@ -18,6 +18,7 @@ interface PipelineFlags {
   asFastAsPossible?: boolean;
   retryAfterDefaultSecs: number;
   requestTimeoutMs: number;
+  rtspStallTimeoutMs: number;
   ffmpeg?: string;
   progress: boolean;
 }
@@ -82,6 +83,7 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
         realtime: !flags.asFastAsPossible,
         retryAfterDefaultSecs: flags.retryAfterDefaultSecs,
         requestTimeoutMs: flags.requestTimeoutMs,
+        stallTimeoutMs: flags.rtspStallTimeoutMs,
         ...(flags.ffmpeg === undefined ? {} : { ffmpegPath: flags.ffmpeg }),
         onNotice: log,
       }),
@@ -153,6 +155,7 @@ export function registerPipelineCommand(program: Command): void {
     )
     .option('--retry-after-default-secs <s>', 'back-off after a 503 without Retry-After', positive, 5)
     .option('--request-timeout-ms <ms>', 'deadline for one extension request', positive, 30_000)
+    .option('--rtsp-stall-timeout-ms <ms>', 'reconnect a camera that sends no video for this long', positive, 15_000)
     .option('--ffmpeg <path>', 'ffmpeg binary (default: HX_FFMPEG, the system ffmpeg, else the bundled one)')
     .option('--no-progress', 'no progress line on a TTY')
     .action(async (topologies: string[], flags: PipelineFlags) => {

@@ -11,6 +11,7 @@ export interface RunnerOptions {
   retryAfterDefaultSecs: number;
   requestTimeoutMs: number;
   reconnectDelayMs?: number;
+  stallTimeoutMs?: number;
   onNotice?: (message: string) => void;
 }
 
@@ -24,6 +25,8 @@ export class PipelineRunner {
   readonly nodes: HttpExtensionNode[];
   private read = 0;
   private stopping = false;
+  /** A camera cannot be slowed down: as-fast-as-possible applies to files only. */
+  private readonly live: boolean;
 
   constructor(
     readonly plan: PipelinePlan,
@@ -32,10 +35,12 @@ export class PipelineRunner {
     private readonly options: RunnerOptions,
   ) {
     const notice = (m: string) => options.onNotice?.(`${name}: ${m}`);
+    this.live = options.realtime || plan.source.kind === 'rtsp';
     this.source = new VideoSource(plan.source, {
       realtime: options.realtime,
       ...(options.ffmpegPath === undefined ? {} : { ffmpegPath: options.ffmpegPath }),
       ...(options.reconnectDelayMs === undefined ? {} : { reconnectDelayMs: options.reconnectDelayMs }),
+      ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
       onNotice: notice,
     });
     const naming = namingFor(plan.apiVersion, name);
@@ -74,7 +79,7 @@ export class PipelineRunner {
       for await (const frame of this.source.frames()) {
         if (this.stopping) break;
         this.read++;
-        if (this.options.realtime) for (const node of this.nodes) node.offer(frame);
+        if (this.live) for (const node of this.nodes) node.offer(frame);
         else await Promise.all(this.nodes.map((node) => node.process(frame)));
       }
     } finally {

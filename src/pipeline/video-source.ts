@@ -20,6 +20,8 @@ export interface VideoSourceOptions {
   /** First reconnect delay for RTSP; doubles up to `maxReconnectDelayMs`. */
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+  /** RTSP: no frame data for this long (a camera that hangs without closing) restarts the connection. */
+  stallTimeoutMs?: number;
   /** Notices for the log (reconnects, ffmpeg's last words). */
   onNotice?: (message: string) => void;
 }
@@ -94,7 +96,7 @@ export class VideoSource {
       }
       if (this.spec.kind === 'file' || this.stopped) return;
       this.options.onNotice?.(
-        `${this.spec.name}: ${failure ?? `stream ended after ${count} frames`}; reconnecting in ${delay} ms`,
+        `${failure ?? `${this.spec.name}: stream ended after ${count} frames`}; reconnecting in ${delay} ms`,
       );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -160,12 +162,27 @@ export class VideoSource {
       return infos[index];
     };
 
+    // ffmpeg's own RTSP socket timeout changed name and meaning between versions (-stimeout / -timeout): watch the
+    // pipe instead, which also covers a server that accepts the connection and never answers DESCRIBE.
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const feed = () => {
+      if (this.spec.kind !== 'rtsp') return;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        child.kill('SIGKILL');
+      }, this.options.stallTimeoutMs ?? 15_000);
+    };
+    feed();
+
     let chunks: Buffer[] = [];
     let buffered = 0;
     let index = 0;
     let lastPts = -1;
     try {
       for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
+        feed();
         chunks.push(chunk);
         buffered += chunk.length;
         for (;;) {
@@ -186,9 +203,16 @@ export class VideoSource {
         }
       }
     } finally {
+      clearTimeout(watchdog);
       if (child.exitCode === null) child.kill('SIGTERM');
     }
     const code = await exited;
+    if (stalled) {
+      throw new HxError(
+        'HX_ERR_PIPELINE_SOURCE',
+        `${this.spec.name}: no video for ${this.options.stallTimeoutMs ?? 15_000} ms`,
+      );
+    }
     if (code !== 0 && !this.stopped) {
       throw new HxError(
         'HX_ERR_PIPELINE_SOURCE',
