@@ -71,7 +71,7 @@ async function run(task: TaskMessage): Promise<void> {
 
 async function execute(task: TaskMessage, timings: { decodeMs: number; processMs: number; encodeMs: number }) {
   const entry = loaded.get(task.key);
-  if (entry === undefined) throw new HxError('HX_ERR_INTERNAL', `No processor for ${task.key}`);
+  if (entry === undefined) throw new HxError('HX_ERR_SERVER_INTERNAL', `No processor for ${task.key}`);
   let t = performance.now();
   const frame = await decodeFrame(new Uint8Array(task.body, 0, task.byteLength), task.media, entry.needs);
   let now = performance.now();
