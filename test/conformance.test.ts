@@ -49,6 +49,9 @@ for (const [label, url] of candidates) {
     test('is pure at import: importing starts no timer, socket or thread', async () => {
       const lasting = () =>
         process.getActiveResourcesInfo().filter((r) => /Timeout|Immediate|TCP|Pipe|MessagePort|Worker|UDP/.test(r));
+      // Let pending immediates run first: N-API finalizers of objects an earlier test freed (e.g. @napi-rs/image's
+      // decoder) are queued as immediates, and would otherwise seem to vanish during the import.
+      await new Promise((resolve) => setImmediate(resolve));
       const before = lasting();
       definition = await loadProcessor(url);
       assert.deepEqual(lasting(), before);

@@ -1,6 +1,8 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { HxError } from '../errors.js';
 import type { Frame, FrameRequirements } from './frame.js';
+import { decodeJpegNative } from './jpeg-native.js';
+import { decodeWithNapi } from './napi-decoder.js';
 import type { PixelFormat } from './pixel-format.js';
 import type { MediaInfo } from './probe.js';
 
@@ -10,8 +12,8 @@ sharp.cache(false);
 
 /**
  * Turns a body into a Frame. BMP and raw bodies are served in place (no copy, no conversion); JPEG and PNG are
- * decoded by libvips, a large JPEG at reduced scale when the processor allows it (DCT scaling skips most of the
- * inverse transform and all of the colour upsampling).
+ * decoded by the cheapest decoder that handles them (below), a JPEG at reduced scale when the processor allows it
+ * (DCT scaling skips most of the inverse transform and all of the colour upsampling).
  */
 export async function decodeFrame(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements = {}): Promise<Frame> {
   switch (info.kind) {
@@ -20,8 +22,15 @@ export async function decodeFrame(bytes: Uint8Array, info: MediaInfo, needs: Fra
     case 'bmp':
       return decodeBmp(bytes);
     case 'jpeg':
+      // libjpeg-turbo directly when the optional binding is built (2-4x less CPU than libvips); without it, a small
+      // JPEG is cheapest in @napi-rs/image and a large one in libvips, whose shrink-on-load wins (BENCHMARKS.md).
+      return (
+        decodeJpegNative(bytes, info, needs) ??
+        (info.width * info.height < 1_000_000 ? decodeWithNapi(bytes, info) : undefined) ??
+        decodeWithSharp(bytes, info, needs)
+      );
     case 'png':
-      return decodeWithSharp(bytes, info, needs);
+      return decodeWithNapi(bytes, info) ?? decodeWithSharp(bytes, info, needs);
   }
 }
 
@@ -54,7 +63,8 @@ function rawFrame(bytes: Uint8Array, info: MediaInfo): Frame {
  */
 const JPEG_DATA_LOSS = /premature end|bad huffman code|instead of RST|inconsistent progression|bad arithmetic code/i;
 
-async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Promise<Frame> {
+/** libvips; also the JPEG fallback without the binding (exported so a test can hold both paths to agree). */
+export async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Promise<Frame> {
   let result: { data: Buffer; info: OutputInfo };
   try {
     try {

@@ -1,0 +1,239 @@
+/*
+ * A minimal JPEG decoder binding over the system libjpeg(-turbo), for the pool workers: a synchronous call (the
+ * worker thread is already off the event loop, so a hop to the libuv thread pool would only add latency) that
+ * decodes straight into a Node Buffer, optionally at 1/2, 1/4 or 1/8 scale (DCT scaling: most of the inverse
+ * transform and the colour upsampling are skipped).
+ *
+ * libjpeg reports fatal errors through error_exit, whose default calls exit(): the error manager below longjmps
+ * back instead, so a corrupt body becomes a JavaScript exception and never ends the process.
+ */
+#include <node_api.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+struct hx_error_mgr {
+  struct jpeg_error_mgr pub;
+  jmp_buf escape;
+  char message[JMSG_LENGTH_MAX];
+};
+
+static void hx_error_exit(j_common_ptr cinfo) {
+  struct hx_error_mgr *err = (struct hx_error_mgr *)cinfo->err;
+  (*cinfo->err->format_message)(cinfo, err->message);
+  longjmp(err->escape, 1);
+}
+
+/* Warnings: those that mean lost pixel data (the scan ends early, bit errors, a missing restart marker, a broken
+ * progression) are errors, since libjpeg would fill the gap with grey and the processor would answer on a partly
+ * fabricated frame; the same list the libvips path refuses (src/inference/decode.ts JPEG_DATA_LOSS). Other warnings
+ * (extraneous bytes between markers and the like) are common in camera output and harmless. */
+static void hx_emit_message(j_common_ptr cinfo, int level) {
+  struct hx_error_mgr *err = (struct hx_error_mgr *)cinfo->err;
+  if (level < 0) {
+    switch (cinfo->err->msg_code) {
+      case JWRN_JPEG_EOF:
+      case JWRN_HIT_MARKER:
+      case JWRN_HUFF_BAD_CODE:
+      case JWRN_MUST_RESYNC:
+      case JWRN_BOGUS_PROGRESSION:
+      case JWRN_ARITH_BAD_CODE:
+        (*cinfo->err->format_message)(cinfo, err->message);
+        longjmp(err->escape, 1);
+      default:
+        cinfo->err->num_warnings++;
+    }
+  }
+}
+
+static void hx_output_message(j_common_ptr cinfo) {}
+
+static napi_value throw_error(napi_env env, const char *code, const char *message) {
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+static int get_bytes(napi_env env, napi_value value, unsigned char **data, size_t *length) {
+  bool is_typed = false;
+  napi_is_typedarray(env, value, &is_typed);
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t count;
+    void *ptr;
+    napi_value ab;
+    size_t byte_offset;
+    if (napi_get_typedarray_info(env, value, &type, &count, &ptr, &ab, &byte_offset) != napi_ok) return 0;
+    if (type != napi_uint8_array) return 0;
+    *data = (unsigned char *)ptr;
+    *length = count;
+    return 1;
+  }
+  return 0;
+}
+
+static void set_int(napi_env env, napi_value obj, const char *name, int64_t v) {
+  napi_value n;
+  napi_create_int64(env, v, &n);
+  napi_set_named_property(env, obj, name, n);
+}
+
+static void set_bool(napi_env env, napi_value obj, const char *name, bool v) {
+  napi_value n;
+  napi_get_boolean(env, v, &n);
+  napi_set_named_property(env, obj, name, n);
+}
+
+static const char *color_space_name(J_COLOR_SPACE cs) {
+  switch (cs) {
+    case JCS_GRAYSCALE: return "gray";
+    case JCS_YCbCr: return "ycbcr";
+    case JCS_RGB: return "rgb";
+    case JCS_CMYK: return "cmyk";
+    case JCS_YCCK: return "ycck";
+    default: return "other";
+  }
+}
+
+/* header(bytes) -> { width, height, components, colorSpace, progressive } */
+static napi_value header(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  unsigned char *data;
+  size_t length;
+  if (argc < 1 || !get_bytes(env, argv[0], &data, &length)) return throw_error(env, "ERR_INVALID_ARG", "bytes must be a Uint8Array");
+  if (length == 0) return throw_error(env, "HX_JPEG_CORRUPT", "empty input");
+
+  struct jpeg_decompress_struct cinfo;
+  struct hx_error_mgr jerr;
+  cinfo.err = jpeg_std_error(&jerr.pub);
+  jerr.pub.error_exit = hx_error_exit;
+  jerr.pub.emit_message = hx_emit_message;
+  jerr.pub.output_message = hx_output_message;
+  jerr.message[0] = 0;
+  if (setjmp(jerr.escape)) {
+    jpeg_destroy_decompress(&cinfo);
+    return throw_error(env, "HX_JPEG_CORRUPT", jerr.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, (unsigned long)length);
+  jpeg_read_header(&cinfo, TRUE);
+  napi_value result;
+  napi_create_object(env, &result);
+  set_int(env, result, "width", cinfo.image_width);
+  set_int(env, result, "height", cinfo.image_height);
+  set_int(env, result, "components", cinfo.num_components);
+  napi_value cs;
+  napi_create_string_utf8(env, color_space_name(cinfo.jpeg_color_space), NAPI_AUTO_LENGTH, &cs);
+  napi_set_named_property(env, result, "colorSpace", cs);
+  set_bool(env, result, "progressive", jpeg_has_multiple_scans(&cinfo));
+  jpeg_destroy_decompress(&cinfo);
+  return result;
+}
+
+/*
+ * decode(bytes, scaleDenom, gray, fast, maxPixels) -> { width, height, channels, data } or null when the image is in
+ * a colour space this binding does not convert (CMYK/YCCK: the caller falls back to libvips).
+ *   scaleDenom: 1, 2, 4 or 8 (output is ceil(size / denom)).
+ *   gray: output the luma plane only (1 channel); otherwise RGB (3 channels; a greyscale JPEG stays 1 channel).
+ *   fast: integer fast IDCT and box (non-"fancy") chroma upsampling, for processors that only aggregate pixels.
+ *   maxPixels: refuse a frame header declaring more pixels (the caller's probe already checked the first SOF; a
+ *     crafted file could declare another), before any pixel memory is allocated. 0 = no limit.
+ */
+static napi_value decode(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  unsigned char *data;
+  size_t length;
+  if (argc < 1 || !get_bytes(env, argv[0], &data, &length)) return throw_error(env, "ERR_INVALID_ARG", "bytes must be a Uint8Array");
+  int32_t denom = 1;
+  bool gray = false, fast = false;
+  if (argc > 1) napi_get_value_int32(env, argv[1], &denom);
+  if (argc > 2) napi_get_value_bool(env, argv[2], &gray);
+  if (argc > 3) napi_get_value_bool(env, argv[3], &fast);
+  double max_pixels = 0;
+  if (argc > 4) napi_get_value_double(env, argv[4], &max_pixels);
+  if (denom != 1 && denom != 2 && denom != 4 && denom != 8) return throw_error(env, "ERR_INVALID_ARG", "scaleDenom must be 1, 2, 4 or 8");
+  if (length == 0) return throw_error(env, "HX_JPEG_CORRUPT", "empty input");
+
+  struct jpeg_decompress_struct cinfo;
+  struct hx_error_mgr jerr;
+  /* Written between setjmp and a possible longjmp: volatile so the handler sees the current value. */
+  napi_value volatile result = NULL;
+  cinfo.err = jpeg_std_error(&jerr.pub);
+  jerr.pub.error_exit = hx_error_exit;
+  jerr.pub.emit_message = hx_emit_message;
+  jerr.pub.output_message = hx_output_message;
+  jerr.message[0] = 0;
+  if (setjmp(jerr.escape)) {
+    jpeg_destroy_decompress(&cinfo);
+    return throw_error(env, "HX_JPEG_CORRUPT", jerr.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, (unsigned long)length);
+  jpeg_read_header(&cinfo, TRUE);
+  if (max_pixels > 0 && (double)cinfo.image_width * (double)cinfo.image_height > max_pixels) {
+    snprintf(jerr.message, sizeof jerr.message, "the frame header declares %ux%u pixels, more than the %.0f allowed",
+             (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_pixels);
+    jpeg_destroy_decompress(&cinfo);
+    return throw_error(env, "HX_JPEG_TOO_LARGE", jerr.message);
+  }
+  J_COLOR_SPACE in = cinfo.jpeg_color_space;
+  if (in != JCS_GRAYSCALE && in != JCS_YCbCr && in != JCS_RGB) {
+    jpeg_destroy_decompress(&cinfo);
+    napi_value null_value;
+    napi_get_null(env, &null_value);
+    return null_value;
+  }
+  cinfo.out_color_space = (gray || in == JCS_GRAYSCALE) ? JCS_GRAYSCALE : JCS_RGB;
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = (unsigned int)denom;
+  if (fast) {
+    cinfo.dct_method = JDCT_IFAST;
+    cinfo.do_fancy_upsampling = FALSE;
+  }
+  jpeg_start_decompress(&cinfo);
+  const size_t width = cinfo.output_width, height = cinfo.output_height, channels = cinfo.output_components;
+  const size_t stride = width * channels;
+  void *out = NULL;
+  napi_value buffer;
+  if (napi_create_buffer(env, stride * height, &out, &buffer) != napi_ok) {
+    jpeg_destroy_decompress(&cinfo);
+    return throw_error(env, "ERR_MEMORY", "could not allocate the output buffer");
+  }
+  result = buffer;
+  JSAMPROW rows[16];
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JDIMENSION n = cinfo.rec_outbuf_height < 16 ? cinfo.rec_outbuf_height : 16;
+    for (JDIMENSION i = 0; i < n; i++) {
+      size_t y = cinfo.output_scanline + i;
+      if (y >= height) y = height - 1;
+      rows[i] = (JSAMPROW)((unsigned char *)out + y * stride);
+    }
+    jpeg_read_scanlines(&cinfo, rows, n);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  napi_value obj;
+  napi_create_object(env, &obj);
+  set_int(env, obj, "width", (int64_t)width);
+  set_int(env, obj, "height", (int64_t)height);
+  set_int(env, obj, "channels", (int64_t)channels);
+  napi_set_named_property(env, obj, "data", result);
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"header", NULL, header, NULL, NULL, NULL, napi_default, NULL},
+      {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
