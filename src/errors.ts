@@ -43,6 +43,11 @@ export const ERRORS = {
   // Boot-time (never an HTTP answer; the process exits with them)
   HX_ERR_CONFIG_INVALID: { status: 500, message: 'The configuration is invalid' },
   HX_ERR_PROCESSOR_LOAD: { status: 500, message: 'A processor could not be loaded' },
+  // Pipeline runner (`httpextension pipeline`; never an HTTP answer)
+  HX_ERR_PIPELINE_TOPOLOGY: { status: 500, message: 'The pipeline topology is invalid' },
+  HX_ERR_PIPELINE_UNSUPPORTED: { status: 500, message: 'The topology uses a node type the runner does not support' },
+  HX_ERR_PIPELINE_PARAMETER: { status: 500, message: 'A topology parameter has no value' },
+  HX_ERR_PIPELINE_SOURCE: { status: 500, message: 'The video source failed' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { scoreFile } from '../client/score-client.js';
 import { loadConfig, redactConfig, setPath } from '../config/load.js';
 import { isHxError } from '../errors.js';
+import { registerPipelineCommand } from './pipeline-command.js';
 import { startServer } from './serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -151,6 +152,8 @@ program
     if (body) process.stdout.write(`${body}\n`);
     if (answer.status >= 400) process.exitCode = 1;
   });
+
+registerPipelineCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`httpextension: ${isHxError(error) ? `${error.code}: ${error.message}` : String(error)}\n`);

@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, chmodSync, constants } from 'node:fs';
+import { createRequire } from 'node:module';
+import { HxError } from '../errors.js';
+
+let cached: string | undefined;
+
+/**
+ * The ffmpeg binary that decodes sources: `HX_FFMPEG` if set, else the system's (it is usually newer and has the
+ * hardware decoders), else the static build that `@ffmpeg-installer/ffmpeg` ships inside its npm package, so that
+ * `npm install` alone is enough. Nothing is downloaded at run time.
+ */
+export function findFfmpeg(explicit?: string): string {
+  const fromEnv = explicit ?? process.env.HX_FFMPEG;
+  if (fromEnv) return fromEnv;
+  if (cached !== undefined) return cached;
+  const probe = spawnSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' });
+  if (probe.status === 0) {
+    cached = 'ffmpeg';
+    return cached;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    const path = (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+    try {
+      accessSync(path, constants.X_OK);
+    } catch {
+      // npm may skip the package's `chmod u+x` install script (install scripts disabled).
+      chmodSync(path, 0o755);
+    }
+    cached = path;
+    return cached;
+  } catch (error) {
+    throw new HxError(
+      'HX_ERR_PIPELINE_SOURCE',
+      'No ffmpeg found: install ffmpeg (apt-get install -y ffmpeg), or reinstall with optional dependencies, or set HX_FFMPEG',
+      { cause: error },
+    );
+  }
+}

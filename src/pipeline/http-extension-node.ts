@@ -1,0 +1,258 @@
+import { randomUUID } from 'node:crypto';
+import { Agent, type Dispatcher, request } from 'undici';
+import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
+import { type EncodedImage, encodeFrame } from './image-encoder.js';
+import type { MessageSink } from './message-sink.js';
+import { inferenceMessage, type MessageNaming, protocolErrorMessage, unpadInferences } from './pipeline-message.js';
+import { PtsSampler } from './sampler.js';
+import type { HttpExtensionSpec } from './topology.js';
+import type { VideoFrame } from './video-source.js';
+
+export interface NodeCounters {
+  /** Frames that passed the sampling caps. */
+  sampled: number;
+  /** Sampled frames not sent: a request was in flight, or the node was backing off after a 503. */
+  dropped: number;
+  sent: number;
+  /** 200 and 204 answers. */
+  answered: number;
+  /** 4xx/5xx answers and network errors (each one a ProtocolError diagnostics event). */
+  errors: number;
+  published: number;
+}
+
+export interface HttpExtensionNodeOptions {
+  /** Back-off after a 503 without Retry-After. */
+  retryAfterDefaultSecs: number;
+  requestTimeoutMs: number;
+  /** hubOutputName of each sink that reads this node. */
+  outputNames: string[];
+  onNotice?: (message: string) => void;
+}
+
+/** What the vendor's node sent as User-Agent (protocol.md); some extensions log or check it. */
+export const USER_AGENT = 'Azure Media Services';
+
+/**
+ * The `HttpExtension` node: samples frames by PTS, scales and encodes them, POSTs them one at a time, and turns
+ * answers into messages (200), nothing (204), back-off (503) or ProtocolError diagnostics (other errors).
+ */
+export class HttpExtensionNode {
+  readonly counters: NodeCounters = { sampled: 0, dropped: 0, sent: 0, answered: 0, errors: 0, published: 0 };
+  private readonly samplers: PtsSampler[];
+  private readonly dispatcher: Agent;
+  private inFlight: Promise<void> | undefined;
+  private backoffUntil = 0;
+  private digest: DigestSession | undefined;
+  private readonly target: URL;
+
+  constructor(
+    readonly spec: HttpExtensionSpec,
+    private readonly naming: MessageNaming,
+    private readonly sink: MessageSink,
+    private readonly options: HttpExtensionNodeOptions,
+  ) {
+    this.samplers = spec.maximumSamplesPerSecond.map((rate) => new PtsSampler(rate));
+    this.target = new URL(spec.endpoint.url);
+    const tls = spec.endpoint.tls;
+    this.dispatcher = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 1,
+      connect: tls
+        ? {
+            ...(tls.trustedCertificates.length > 0 ? { ca: tls.trustedCertificates } : {}),
+            rejectUnauthorized: !tls.ignoreSignature,
+            ...(tls.ignoreHostname ? { checkServerIdentity: () => undefined } : {}),
+          }
+        : {},
+    });
+  }
+
+  private sample(frame: VideoFrame): boolean {
+    // In topology order: a frame-rate filter upstream only passes on what it accepted.
+    for (const sampler of this.samplers) if (!sampler.accept(frame.pts90k)) return false;
+    this.counters.sampled++;
+    return true;
+  }
+
+  /** Live mode: never waits. A sampled frame that finds a request in flight (or a back-off) is dropped. */
+  offer(frame: VideoFrame): void {
+    if (!this.sample(frame)) return;
+    if (this.inFlight !== undefined || Date.now() < this.backoffUntil) {
+      this.counters.dropped++;
+      return;
+    }
+    this.inFlight = this.send(frame).finally(() => {
+      this.inFlight = undefined;
+    });
+  }
+
+  /** As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped. */
+  async process(frame: VideoFrame): Promise<void> {
+    if (!this.sample(frame)) return;
+    const wait = this.backoffUntil - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await this.send(frame);
+  }
+
+  /** Resolves when no request is in flight. */
+  async idle(): Promise<void> {
+    await this.inFlight;
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    await this.dispatcher.close();
+  }
+
+  private async send(frame: VideoFrame): Promise<void> {
+    let image: EncodedImage;
+    try {
+      image = await encodeFrame(frame.rgb, frame.width, frame.height, this.spec.scale, this.spec.format);
+    } catch (error) {
+      this.options.onNotice?.(`${this.spec.name}: cannot encode a frame: ${String(error)}`);
+      return;
+    }
+    this.counters.sent++;
+    try {
+      let answer = await this.post(image);
+      if (answer.status === 401 && this.answerChallenge(answer.headers['www-authenticate'])) {
+        answer = await this.post(image);
+      }
+      await this.handle(answer, frame, image);
+    } catch (error) {
+      this.counters.errors++;
+      const code = (error as { code?: unknown }).code;
+      const message = error instanceof Error ? error.message : String(error);
+      this.options.onNotice?.(`${this.spec.name}: ${this.target.href}: ${message}`);
+      await this.publish(
+        protocolErrorMessage(this.naming, this.spec.name, typeof code === 'string' ? code : 'NetworkError', message),
+      );
+    }
+  }
+
+  /** Starts (or renews, on a stale nonce) a Digest session from a 401 challenge; false when there is none to answer. */
+  private answerChallenge(header: string | string[] | undefined): boolean {
+    const credentials = this.spec.endpoint.credentials;
+    if (credentials?.kind !== 'usernamePassword') return false;
+    const challenge = pickDigest(parseChallenges(header));
+    if (challenge === undefined) return false;
+    const renewing = this.digest !== undefined;
+    const session = new DigestSession(challenge, credentials.username ?? '', credentials.password ?? '');
+    // A second 401 for a session we already had is only worth a retry when the server says the nonce is stale.
+    if (renewing && !session.stale) {
+      this.digest = undefined;
+      return false;
+    }
+    this.digest = session;
+    return true;
+  }
+
+  private async post(
+    image: EncodedImage,
+  ): Promise<{ status: number; headers: Dispatcher.ResponseData['headers']; text: string; contentType: string }> {
+    const headers: Record<string, string> = {
+      'content-type': image.contentType,
+      accept: 'application/json',
+      'user-agent': USER_AGENT,
+      'x-ms-client-request-id': randomUUID(),
+    };
+    const credentials = this.spec.endpoint.credentials;
+    if (credentials?.kind === 'httpHeader') {
+      headers[credentials.headerName!.toLowerCase()] = credentials.headerValue!;
+    } else if (credentials?.kind === 'usernamePassword') {
+      headers.authorization = this.digest
+        ? this.digest.authorization('POST', `${this.target.pathname}${this.target.search}`)
+        : `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+    }
+    const response = await request(this.target, {
+      method: 'POST',
+      body: image.body,
+      headers,
+      dispatcher: this.dispatcher,
+      headersTimeout: this.options.requestTimeoutMs,
+      bodyTimeout: this.options.requestTimeoutMs,
+    });
+    const bytes = Buffer.from(await response.body.arrayBuffer());
+    const contentType = String(response.headers['content-type'] ?? '');
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      contentType,
+      text:
+        /json|text|xml/i.test(contentType) || contentType === '' ? bytes.toString('utf8') : bytes.toString('base64'),
+    };
+  }
+
+  private async handle(
+    answer: { status: number; headers: Dispatcher.ResponseData['headers']; text: string; contentType: string },
+    frame: VideoFrame,
+    image: EncodedImage,
+  ): Promise<void> {
+    const { status } = answer;
+    if (status === 204) {
+      this.counters.answered++;
+      return;
+    }
+    if (status >= 200 && status < 300) {
+      this.counters.answered++;
+      let inferences: unknown[];
+      let parsed: unknown;
+      try {
+        parsed = /json/i.test(answer.contentType) ? JSON.parse(answer.text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      if (
+        parsed !== null &&
+        typeof parsed === 'object' &&
+        Array.isArray((parsed as { inferences?: unknown }).inferences)
+      ) {
+        inferences = (parsed as { inferences: unknown[] }).inferences;
+      } else {
+        // Not our JSON: the vendor forwarded such answers wrapped as opaque bytes.
+        const bytes = /json|text|xml/i.test(answer.contentType)
+          ? Buffer.from(answer.text, 'utf8').toString('base64')
+          : answer.text;
+        inferences = [
+          {
+            type: 'other',
+            other: { contentType: answer.contentType || 'application/octet-stream', contentBytes: bytes },
+          },
+        ];
+      }
+      if (this.spec.scale?.mode === 'pad') inferences = unpadInferences(inferences, image.placement);
+      const outputs = this.options.outputNames;
+      for (const output of outputs) {
+        await this.publish(inferenceMessage(this.naming, this.spec.name, frame.pts90k, inferences, output));
+      }
+      return;
+    }
+    this.counters.errors++;
+    if (status === 503) {
+      const seconds = retryAfterSeconds(answer.headers['retry-after']) ?? this.options.retryAfterDefaultSecs;
+      this.backoffUntil = Date.now() + seconds * 1000;
+      this.options.onNotice?.(`${this.spec.name}: 503, backing off for ${seconds} s`);
+    }
+    await this.publish(protocolErrorMessage(this.naming, this.spec.name, String(status), answer.text));
+  }
+
+  private async publish(message: Parameters<MessageSink['publish']>[0]): Promise<void> {
+    try {
+      await this.sink.publish(message);
+      this.counters.published++;
+    } catch (error) {
+      this.options.onNotice?.(`${this.spec.name}: cannot publish: ${String(error)}`);
+    }
+  }
+}
+
+/** Retry-After is delay-seconds or an HTTP-date (RFC 9110 section 10.2.3). */
+export function retryAfterSeconds(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, (date - Date.now()) / 1000);
+}

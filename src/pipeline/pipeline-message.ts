@@ -1,0 +1,110 @@
+import type { Placement } from './image-encoder.js';
+
+/**
+ * The messages a pipeline publishes, shaped as the vendor's IoT Hub messages: a body and the application properties
+ * the vendor set. AVA (apiVersion 1.x) and LVA (1.0 / 2.0) named their event types and subjects differently.
+ */
+export interface PipelineMessage {
+  properties: {
+    eventType: string;
+    subject: string;
+    eventTime: string;
+    dataVersion: '1.0';
+    /** The sink's `hubOutputName` (the IoT Edge output the vendor routed the message to). */
+    outputName?: string;
+  };
+  body: Record<string, unknown>;
+}
+
+export interface MessageNaming {
+  /** LVA spelling: `Microsoft.Media.Graph.*` events and `/graphInstances/` subjects. */
+  lva: boolean;
+  pipelineName: string;
+}
+
+export function namingFor(apiVersion: string, pipelineName: string): MessageNaming {
+  return { lva: apiVersion === '1.0' || apiVersion === '2.0', pipelineName };
+}
+
+function subject(naming: MessageNaming, node: string): string {
+  return naming.lva
+    ? `/graphInstances/${naming.pipelineName}/processors/${node}`
+    : `/livePipelines/${naming.pipelineName}/processors/${node}`;
+}
+
+export function inferenceMessage(
+  naming: MessageNaming,
+  node: string,
+  pts90k: number,
+  inferences: unknown[],
+  outputName?: string,
+): PipelineMessage {
+  return {
+    properties: {
+      eventType: naming.lva
+        ? 'Microsoft.Media.Graph.Analytics.Inference'
+        : 'Microsoft.VideoAnalyzer.Analytics.Inference',
+      subject: subject(naming, node),
+      eventTime: new Date().toISOString(),
+      dataVersion: '1.0',
+      ...(outputName === undefined ? {} : { outputName }),
+    },
+    body: { timestamp: pts90k, inferences },
+  };
+}
+
+/** A diagnostics event like the vendor's `ProtocolError`: the extension's answer body is the message. */
+export function protocolErrorMessage(
+  naming: MessageNaming,
+  node: string,
+  errorCode: string,
+  errorMessage: string,
+): PipelineMessage {
+  return {
+    properties: {
+      eventType: naming.lva
+        ? 'Microsoft.Media.Graph.Diagnostics.ProtocolError'
+        : 'Microsoft.VideoAnalyzer.Diagnostics.ProtocolError',
+      subject: subject(naming, node),
+      eventTime: new Date().toISOString(),
+      dataVersion: '1.0',
+    },
+    body: { protocol: 'http', errorCode, errorMessage },
+  };
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : Math.min(v, 1);
+}
+
+/**
+ * In `pad` mode the extension saw the frame inside black bars, so its normalised boxes are relative to the padded
+ * image: map them back to the source frame (and clip what falls on the bars), as the vendor did before publishing.
+ */
+export function unpadInferences(inferences: unknown[], placement: Placement): unknown[] {
+  const c = placement.content;
+  if (c.left === 0 && c.top === 0 && c.width === placement.width && c.height === placement.height) return inferences;
+  const mapBox = (box: unknown): unknown => {
+    if (box === null || typeof box !== 'object') return box;
+    const b = box as Record<string, unknown>;
+    if (typeof b.l !== 'number' || typeof b.t !== 'number' || typeof b.w !== 'number' || typeof b.h !== 'number') {
+      return box;
+    }
+    const l = clamp01((b.l * placement.width - c.left) / c.width);
+    const t = clamp01((b.t * placement.height - c.top) / c.height);
+    const r = clamp01(((b.l + b.w) * placement.width - c.left) / c.width);
+    const bottom = clamp01(((b.t + b.h) * placement.height - c.top) / c.height);
+    return { ...b, l, t, w: r - l, h: bottom - t };
+  };
+  return inferences.map((inference) => {
+    if (inference === null || typeof inference !== 'object') return inference;
+    const out: Record<string, unknown> = { ...(inference as Record<string, unknown>) };
+    for (const key of ['entity', 'motion', 'event']) {
+      const payload = out[key];
+      if (payload !== null && typeof payload === 'object' && 'box' in payload) {
+        out[key] = { ...(payload as Record<string, unknown>), box: mapBox((payload as { box: unknown }).box) };
+      }
+    }
+    return out;
+  });
+}

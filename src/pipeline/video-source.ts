@@ -1,0 +1,223 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HxError } from '../errors.js';
+import { findFfmpeg } from './ffmpeg.js';
+import type { SourceSpec } from './topology.js';
+
+/** One decoded video frame: tightly packed RGB24 and its presentation time on the 90 kHz clock. */
+export interface VideoFrame {
+  width: number;
+  height: number;
+  rgb: Buffer;
+  pts90k: number;
+}
+
+export interface VideoSourceOptions {
+  /** Play a file at its native rate (ffmpeg `-re`); false = as fast as the consumer pulls frames. */
+  realtime: boolean;
+  ffmpegPath?: string;
+  /** First reconnect delay for RTSP; doubles up to `maxReconnectDelayMs`. */
+  reconnectDelayMs?: number;
+  maxReconnectDelayMs?: number;
+  /** RTSP: no frame data for this long (a camera that hangs without closing) restarts the connection. */
+  stallTimeoutMs?: number;
+  /** Notices for the log (reconnects, ffmpeg's last words). */
+  onNotice?: (message: string) => void;
+}
+
+const SHOWINFO = /n:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+).*?\ss:(\d+)x(\d+)/;
+
+/** The ffmpeg command line that decodes `source` into raw RGB24 frames on stdout, one showinfo line per frame. */
+export function ffmpegArgs(source: SourceSpec, realtime: boolean): string[] {
+  const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info'];
+  let input = source.url;
+  if (source.kind === 'rtsp') {
+    args.push('-rtsp_transport', source.transport);
+    if (source.username) {
+      const url = new URL(source.url);
+      url.username = encodeURIComponent(source.username);
+      url.password = encodeURIComponent(source.password ?? '');
+      input = url.href;
+    }
+  } else {
+    input = source.url.startsWith('file://') ? fileURLToPath(source.url) : source.url;
+    if (realtime) args.push('-re');
+  }
+  // showinfo prints each frame's PTS and size on stderr, in frame order: the only per-frame metadata a rawvideo
+  // pipe can carry. passthrough: never duplicate or drop frames to fake a constant rate.
+  args.push('-i', input, '-map', '0:v:0', '-an', '-vf', 'showinfo', '-vsync', 'passthrough');
+  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  return args;
+}
+
+/**
+ * Decodes a source with ffmpeg and yields its frames. A file ends the iteration at its end; an RTSP source that
+ * drops or cannot be reached is reconnected with exponential back-off until `stop()` is called, as the vendor's
+ * edge module did.
+ */
+export class VideoSource {
+  private child: ChildProcess | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    readonly spec: SourceSpec,
+    private readonly options: VideoSourceOptions,
+  ) {
+    if (spec.kind === 'file') {
+      const path = spec.url.startsWith('file://') ? fileURLToPath(spec.url) : spec.url;
+      if (!existsSync(path)) throw new HxError('HX_ERR_PIPELINE_SOURCE', `${spec.name}: no such video file: ${path}`);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.child?.kill('SIGTERM');
+    this.wake?.();
+  }
+
+  async *frames(): AsyncGenerator<VideoFrame> {
+    const base = this.options.reconnectDelayMs ?? 1000;
+    const max = this.options.maxReconnectDelayMs ?? 30_000;
+    let delay = base;
+    while (!this.stopped) {
+      let count = 0;
+      let failure: string | undefined;
+      try {
+        for await (const frame of this.runOnce()) {
+          count++;
+          delay = base; // frames flow again: the next drop starts the back-off afresh
+          yield frame;
+        }
+      } catch (error) {
+        if (this.spec.kind === 'file' || this.stopped) throw error;
+        failure = error instanceof Error ? error.message : String(error);
+      }
+      if (this.spec.kind === 'file' || this.stopped) return;
+      this.options.onNotice?.(
+        `${failure ?? `${this.spec.name}: stream ended after ${count} frames`}; reconnecting in ${delay} ms`,
+      );
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      delay = Math.min(delay * 2, max);
+    }
+  }
+
+  private async *runOnce(): AsyncGenerator<VideoFrame> {
+    const child = spawn(findFfmpeg(this.options.ffmpegPath), ffmpegArgs(this.spec, this.options.realtime), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg after the requests in flight
+      // (it would otherwise exit 255 first and look like a failed source). If we die, it dies of a broken pipe.
+      detached: true,
+    });
+    this.child = child;
+    const infos: { pts: number | undefined; width: number; height: number }[] = [];
+    let infoWaiter: (() => void) | undefined;
+    const tail: string[] = [];
+    let stderrDone = false;
+    let partial = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => {
+      const lines = (partial + text).split(/\r?\n|\r/);
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = SHOWINFO.exec(line);
+        if (m) {
+          const seconds = Number(m[3]);
+          infos.push({
+            pts: Number.isFinite(seconds) ? Math.round(seconds * 90_000) : undefined,
+            width: Number(m[4]),
+            height: Number(m[5]),
+          });
+          infoWaiter?.();
+        } else if (line.trim() !== '') {
+          // ffmpeg repeats the input URL in its errors: never log an RTSP password.
+          tail.push(this.spec.password ? line.replaceAll(this.spec.password, '***') : line);
+          if (tail.length > 8) tail.shift();
+        }
+      }
+    });
+    child.stderr!.on('end', () => {
+      stderrDone = true;
+      infoWaiter?.();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const spawnError = new Promise<never>((_, reject) =>
+      child.on('error', (error) =>
+        reject(new HxError('HX_ERR_PIPELINE_SOURCE', `${this.spec.name}: cannot run ffmpeg: ${error.message}`)),
+      ),
+    );
+    spawnError.catch(() => {});
+
+    const nextInfo = async (index: number) => {
+      while (infos.length <= index && !stderrDone) {
+        await Promise.race([new Promise<void>((resolve) => (infoWaiter = resolve)), spawnError]);
+      }
+      return infos[index];
+    };
+
+    // ffmpeg's own RTSP socket timeout changed name and meaning between versions (-stimeout / -timeout): watch the
+    // pipe instead, which also covers a server that accepts the connection and never answers DESCRIBE.
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const feed = () => {
+      if (this.spec.kind !== 'rtsp') return;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        child.kill('SIGKILL');
+      }, this.options.stallTimeoutMs ?? 15_000);
+    };
+    feed();
+
+    let chunks: Buffer[] = [];
+    let buffered = 0;
+    let index = 0;
+    let lastPts = -1;
+    try {
+      for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
+        feed();
+        chunks.push(chunk);
+        buffered += chunk.length;
+        for (;;) {
+          const info = await nextInfo(index);
+          if (info === undefined) break;
+          const size = info.width * info.height * 3;
+          if (buffered < size) break;
+          const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+          const rgb = Buffer.from(all.subarray(0, size)); // own copy: the rest of `all` stays buffered
+          const rest = all.subarray(size);
+          chunks = rest.length > 0 ? [rest] : [];
+          buffered = rest.length;
+          // A frame without a PTS follows its predecessor by one tick rather than breaking the sampler.
+          const pts = info.pts ?? lastPts + 1;
+          lastPts = pts;
+          index++;
+          yield { width: info.width, height: info.height, rgb, pts90k: pts };
+        }
+      }
+    } finally {
+      clearTimeout(watchdog);
+      if (child.exitCode === null) child.kill('SIGTERM');
+    }
+    const code = await exited;
+    if (stalled) {
+      throw new HxError(
+        'HX_ERR_PIPELINE_SOURCE',
+        `${this.spec.name}: no video for ${this.options.stallTimeoutMs ?? 15_000} ms`,
+      );
+    }
+    if (code !== 0 && !this.stopped) {
+      throw new HxError(
+        'HX_ERR_PIPELINE_SOURCE',
+        `${this.spec.name}: ffmpeg exited with code ${code}: ${tail.slice(-3).join(' | ')}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { validateResponse } from '../src/schema/validate.js';
+import { avaTopology, fixturePath, runCli, STREET_MP4, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/** street.mp4: 40 s at 10 fps (400 frames), 768x576, PTS 0, 0.1 s, ... */
+describe('file source -> our server -> JSON lines', () => {
+  let server: TestServer;
+  let dir: TempDir;
+  before(async () => {
+    server = await startTestServer({ workers: 1 });
+    dir = tempDir();
+  });
+  after(async () => {
+    await server.close();
+    dir.remove();
+  });
+
+  test('LVA 1.0 topology, frame-rate filter at 2 fps: 80 messages, one every 45000 ticks', async () => {
+    const result = await runCli([
+      'pipeline',
+      fixturePath('topologies/lva1-httpExtension.json'),
+      '--set',
+      `rtspUrl=${STREET_MP4}`,
+      '--set',
+      `inferencingUrl=${server.at('/score')}`,
+      '--name',
+      'street',
+      '--as-fast-as-possible',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.messages.length, 80);
+    assert.deepEqual(
+      result.messages.map((m) => m.body.timestamp),
+      Array.from({ length: 80 }, (_, i) => i * 45_000),
+    );
+    for (const message of result.messages) {
+      const { eventTime, ...properties } = message.properties;
+      assert.deepEqual(properties, {
+        eventType: 'Microsoft.Media.Graph.Analytics.Inference',
+        subject: '/graphInstances/street/processors/httpExtension',
+        dataVersion: '1.0',
+        outputName: 'inferenceOutput',
+      });
+      assert.ok(!Number.isNaN(Date.parse(eventTime)));
+      assert.deepEqual(Object.keys(message.body), ['timestamp', 'inferences']);
+      assert.deepEqual(validateResponse({ inferences: message.body.inferences }), []);
+    }
+    // The whole frame is dark-ish street: every answer is a colorIntensity classification.
+    const first = result.messages[0]!.body.inferences as { subtype: string }[];
+    assert.equal(first[0]!.subtype, 'colorIntensity');
+    assert.match(result.stderr, /street: read 400, sent 80, dropped 0, answered 80, errors 0, published 80\n/);
+  });
+
+  test('AVA 1.1 topology at 0.2 samples per second, messages to a file: 8 messages', async () => {
+    const out = `${dir.path}/messages.jsonl`;
+    const result = await runCli([
+      'pipeline',
+      fixturePath('topologies/ava-httpExtension.json'),
+      '--set',
+      `rtspUrl=file://${STREET_MP4}`,
+      '--set',
+      `inferencingUrl=${server.at('/score')}`,
+      '--as-fast-as-possible',
+      '-o',
+      out,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, '');
+    const messages = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { body: { timestamp: number }; properties: { subject: string; eventType: string } });
+    assert.deepEqual(
+      messages.map((m) => m.body.timestamp),
+      [0, 1, 2, 3, 4, 5, 6, 7].map((i) => i * 450_000),
+    );
+    assert.equal(messages[0]!.properties.subject, '/livePipelines/ava-httpExtension/processors/httpExtension');
+    assert.equal(messages[0]!.properties.eventType, 'Microsoft.VideoAnalyzer.Analytics.Inference');
+  });
+
+  test('native rate: every sampled frame is sent or dropped, every answer published', async () => {
+    const clip = await streetClip(dir, 20);
+    const topology = dir.file('native.json', avaTopology({ samplingOptions: { maximumSamplesPerSecond: '2' } }));
+    const result = await runCli([
+      'pipeline',
+      topology,
+      '--set',
+      `rtspUrl=${clip}`,
+      '--set',
+      `inferencingUrl=${server.at('/score')}`,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const m = /read (\d+), sent (\d+), dropped (\d+), answered (\d+), errors (\d+), published (\d+)/.exec(
+      result.stderr,
+    );
+    assert.ok(m, result.stderr);
+    const [read, sent, dropped, answered, errors, published] = m.slice(1).map(Number) as number[];
+    assert.equal(read, 20);
+    assert.equal(sent! + dropped!, 4); // 2 s at 2 samples per second
+    assert.equal(answered, sent);
+    assert.equal(errors, 0);
+    assert.equal(published, result.messages.length);
+    assert.equal(published, answered);
+  });
+
+  test('a missing file is refused before anything starts', async () => {
+    const result = await runCli([
+      'pipeline',
+      fixturePath('topologies/lva2-httpExtension.json'),
+      '--set',
+      'rtspUrl=/no/such/video.mp4',
+    ]);
+    assert.equal(result.code, 2);
+    assert.equal(
+      result.stderr,
+      'httpextension: HX_ERR_PIPELINE_SOURCE: rtspSource: no such video file: /no/such/video.mp4\n',
+    );
+  });
+});
