@@ -33,10 +33,10 @@ describe('libjpeg-turbo binding', () => {
   });
 
   test('reduction: the largest DCT scale that keeps the processor minimum', () => {
-    assert.equal(jpegReduction({ kind: 'jpeg', width: 1920, height: 1080 }, REDUCED), 8);
-    assert.equal(jpegReduction({ kind: 'jpeg', width: 416, height: 416 }, REDUCED), 8);
-    assert.equal(jpegReduction({ kind: 'jpeg', width: 100, height: 100 }, REDUCED), 2);
-    assert.equal(jpegReduction({ kind: 'jpeg', width: 60, height: 60 }, REDUCED), 1);
+    assert.equal(jpegReduction({ kind: 'jpeg', width: 3840, height: 2160 }, REDUCED), 8);
+    assert.equal(jpegReduction({ kind: 'jpeg', width: 1920, height: 1080 }, REDUCED), 4);
+    assert.equal(jpegReduction({ kind: 'jpeg', width: 416, height: 416 }, REDUCED), 2);
+    assert.equal(jpegReduction({ kind: 'jpeg', width: 300, height: 200 }, REDUCED), 1);
     assert.equal(jpegReduction({ kind: 'jpeg', width: 1920, height: 1080 }, {}), 1);
   });
 

@@ -36,9 +36,11 @@ export default defineProcessor<ColorIntensityOptions>({
     if (problems.length > 0) throw new Error(problems.join('; '));
     return options;
   },
-  // A mean is the same on a 1/8-scale decode (each pixel the mean of an 8x8 block) to a fraction of a level, and a
-  // JPEG's Y channel is BT.601 luma: no colour work at all. 2048 pixels keep bar edges within one block.
-  frameRequirements: () => ({ maxReduction: 8, minReducedPixels: 2048, lumaOnly: true }),
+  // A mean is the same on a DCT-scaled decode (each pixel the mean of a 2x2..8x8 block) to a fraction of a level,
+  // and a JPEG's Y channel is BT.601 luma: no colour work at all. The floor of 32768 pixels keeps bar edges within
+  // 1-2 source pixels on pipeline-sized frames (416x416 decodes at 1/2), where a block straddling a bar edge would
+  // otherwise pull the mean of the picture by a few levels; 1080p decodes at 1/4.
+  frameRequirements: () => ({ maxReduction: 8, minReducedPixels: 32_768, lumaOnly: true }),
   create(options) {
     return {
       process(frame) {
