@@ -6,6 +6,8 @@ export interface RouteConfig {
   processor: string;
   /** Options for the processor, validated by it at boot. */
   options: Record<string, unknown>;
+  /** Answer every request with the frame and its inferences drawn (image/jpeg) instead of JSON: the vendor's /annotate. */
+  annotate?: boolean;
 }
 
 /** Geometry for image/x-raw bodies that do not state it themselves (see docs/protocol.md, "Raw frames"). */
@@ -36,7 +38,11 @@ export interface Config {
   shutdownGraceMs: number;
 }
 
-export const DEFAULT_ROUTES: RouteConfig[] = [{ path: '/score', processor: 'colorIntensity', options: {} }];
+export const DEFAULT_ROUTES: RouteConfig[] = [
+  { path: '/score', processor: 'colorIntensity', options: {} },
+  { path: '/detect', processor: 'objectDetection', options: {} },
+  { path: '/annotate', processor: 'objectDetection', options: {}, annotate: true },
+];
 
 export const DEFAULTS: Config = {
   host: '0.0.0.0',

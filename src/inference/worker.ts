@@ -10,7 +10,9 @@ import type { Processor, ProcessorDefinition } from '../processors/processor.js'
 import { loadProcessor } from '../processors/registry.js';
 import type { Inference } from '../schema/inference.js';
 import { validateInferences, validator } from '../schema/validate.js';
+import { annotate } from './annotate.js';
 import { decodeFrame } from './decode.js';
+import { applyFilters, parseFilters } from './filters.js';
 import type { TaskMessage, TaskOutcome, WorkerInit, WorkerMessage } from './messages.js';
 
 interface Loaded {
@@ -66,7 +68,8 @@ async function run(task: TaskMessage): Promise<void> {
       };
     }
   }
-  post({ type: 'result', id: task.id, timings, ...outcome });
+  const message: WorkerMessage = { type: 'result', id: task.id, timings, ...outcome };
+  port.postMessage(message, outcome.ok && outcome.image ? [outcome.image.bytes] : []);
 }
 
 async function execute(task: TaskMessage, timings: { decodeMs: number; processMs: number; encodeMs: number }) {
@@ -81,6 +84,7 @@ async function execute(task: TaskMessage, timings: { decodeMs: number; processMs
     requestId: task.requestId,
     route: task.key,
     query: task.query,
+    stream: task.stream,
   });
   now = performance.now();
   timings.processMs = now - t;
@@ -96,9 +100,25 @@ async function execute(task: TaskMessage, timings: { decodeMs: number; processMs
       detail: `${entry.definition.name}: ${problems.join('; ')}`,
     };
   }
-  const json = inferences.length === 0 ? undefined : JSON.stringify({ inferences });
+  const kept = applyFilters(inferences, parseFilters(task.query));
+  const labels = labelsOf(kept);
+  if (task.render !== undefined) {
+    const jpeg = await annotate(frame, kept);
+    // A fresh buffer that this thread owns entirely, so it can be transferred back instead of copied.
+    const bytes = new ArrayBuffer(jpeg.byteLength);
+    new Uint8Array(bytes).set(jpeg);
+    timings.encodeMs = performance.now() - t;
+    return {
+      ok: true as const,
+      json: undefined,
+      image: { mediaType: task.render, bytes },
+      inferenceCount: kept.length,
+      labels,
+    };
+  }
+  const json = kept.length === 0 ? undefined : JSON.stringify({ inferences: kept });
   timings.encodeMs = performance.now() - t;
-  return { ok: true as const, json, inferenceCount: inferences.length, labels: labelsOf(inferences) };
+  return { ok: true as const, json, inferenceCount: kept.length, labels };
 }
 
 function labelsOf(inferences: Inference[]): Array<[string, string]> {
