@@ -42,6 +42,7 @@ export const DEFAULT_ROUTES: RouteConfig[] = [
   { path: '/score', processor: 'colorIntensity', options: {} },
   { path: '/detect', processor: 'objectDetection', options: {} },
   { path: '/annotate', processor: 'objectDetection', options: {}, annotate: true },
+  { path: '/motion', processor: 'motion', options: {} },
 ];
 
 export const DEFAULTS: Config = {
