@@ -8,6 +8,7 @@ const BUILT_IN: Readonly<Record<string, string>> = {
   colorIntensity: new URL('./color-intensity/index.js', import.meta.url).href,
   objectDetection: new URL('./object-detection/index.js', import.meta.url).href,
   motion: new URL('./motion/index.js', import.meta.url).href,
+  onnx: new URL('./onnx/index.js', import.meta.url).href,
 };
 
 export const BUILT_IN_PROCESSORS = Object.keys(BUILT_IN);
