@@ -43,6 +43,7 @@ export const DEFAULT_ROUTES: RouteConfig[] = [
   { path: '/detect', processor: 'objectDetection', options: {} },
   { path: '/annotate', processor: 'objectDetection', options: {}, annotate: true },
   { path: '/motion', processor: 'motion', options: {} },
+  { path: '/ocr', processor: 'ocr', options: {} },
 ];
 
 export const DEFAULTS: Config = {

@@ -9,6 +9,7 @@ const BUILT_IN: Readonly<Record<string, string>> = {
   objectDetection: new URL('./object-detection/index.js', import.meta.url).href,
   motion: new URL('./motion/index.js', import.meta.url).href,
   onnx: new URL('./onnx/index.js', import.meta.url).href,
+  ocr: new URL('./ocr/index.js', import.meta.url).href,
 };
 
 export const BUILT_IN_PROCESSORS = Object.keys(BUILT_IN);
