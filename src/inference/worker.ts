@@ -32,11 +32,19 @@ function post(message: WorkerMessage): void {
 async function start(): Promise<void> {
   try {
     validator();
+    // Routes with the same processor and options (e.g. /detect and /annotate) share one instance: one model in memory.
+    const shared = new Map<string, Loaded>();
     for (const spec of init.processors) {
-      const definition = await loadProcessor(spec.moduleUrl);
-      const options = definition.parseOptions(spec.options);
-      const instance = await definition.create(options, { workerId: init.workerId });
-      loaded.set(spec.key, { definition, instance, needs: definition.frameRequirements?.(options) ?? {} });
+      const identity = `${spec.moduleUrl}\n${JSON.stringify(spec.options)}`;
+      let entry = shared.get(identity);
+      if (entry === undefined) {
+        const definition = await loadProcessor(spec.moduleUrl);
+        const options = definition.parseOptions(spec.options);
+        const instance = await definition.create(options, { workerId: init.workerId });
+        entry = { definition, instance, needs: definition.frameRequirements?.(options) ?? {} };
+        shared.set(identity, entry);
+      }
+      loaded.set(spec.key, entry);
     }
   } catch (error) {
     const plain = isHxError(error)
@@ -137,7 +145,7 @@ function labelsOf(inferences: Inference[]): Array<[string, string]> {
 }
 
 async function close(): Promise<void> {
-  for (const entry of loaded.values()) {
+  for (const entry of new Set(loaded.values())) {
     try {
       await entry.instance.dispose?.();
     } catch {
