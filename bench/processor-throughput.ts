@@ -1,12 +1,13 @@
 /**
  * Per-processor throughput: the bare processor (create() + process() on an already decoded frame, in this thread,
- * one thread) against the whole server (HTTP, decode, queue, worker, same processor, one intra-op thread per worker)
- * with 1..N workers, measured in the same run on the same machine.
+ * one thread) against the whole server (HTTP, decode, queue, worker, the same processor, one thread per worker) with
+ * 1..N workers. Bare and served runs alternate in rounds so that load from elsewhere on the machine hits both alike;
+ * the medians are reported.
  *
- *   npm run bench:processors [-- --seconds 10 --processors objectDetection,ocr --workers 1,2]
+ *   npm run bench:processors [-- --seconds 5 --rounds 3 --processors objectDetection,ocr --workers 1,2]
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
@@ -19,54 +20,61 @@ import { loadProcessor, resolveProcessorUrl } from '../src/processors/registry.j
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     processors: { type: 'string', default: 'colorIntensity,objectDetection,ocr,motion' },
     workers: { type: 'string', default: [...new Set([1, availableParallelism()])].join(',') },
   },
 });
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const workerCounts = values.workers.split(',').map(Number);
 
-const FRAMES: Record<string, string> = {
-  colorIntensity: 'street100_416.jpg',
-  objectDetection: 'street100_416.jpg',
-  motion: 'street100_416.jpg',
-  ocr: 'signs_416.jpg',
-};
+const FRAMES: Record<string, string> = { ocr: 'signs_416.jpg' };
 
 function frameFile(processor: string): Buffer {
-  return readFileSync(
-    new URL(`../../test/fixtures/frames/${FRAMES[processor] ?? 'street100_416.jpg'}`, import.meta.url),
-  );
+  const name = FRAMES[processor] ?? 'street100_416.jpg';
+  return readFileSync(new URL(`../../test/fixtures/frames/${name}`, import.meta.url));
 }
 
-/** Frames per second of the processor alone: decoded once, processed in a loop for `seconds`. */
-async function bare(processor: string): Promise<number> {
+interface Served {
+  fps: number;
+  p50Ms: number;
+  errors: number;
+}
+
+/**
+ * The processor alone: created once, the frame decoded once, then process() in a loop. Pre-processing inside
+ * process() (letterbox, tensor layout) counts as model time here, which makes the comparison strict on the server.
+ */
+async function bareRunner(processor: string): Promise<{ run(): Promise<number>; dispose(): Promise<void> }> {
   const definition = await loadProcessor(resolveProcessorUrl(processor));
   const options = definition.parseOptions({});
   const instance = await definition.create(options, { workerId: 0 });
   const body = frameFile(processor);
-  const frame = await decodeFrame(
-    new Uint8Array(body),
-    probeEncoded(body),
-    definition.frameRequirements?.(options) ?? {},
-  );
+  const needs = definition.frameRequirements?.(options) ?? {};
+  const frame = await decodeFrame(new Uint8Array(body), probeEncoded(body), needs);
   const req: ProcessRequest = { requestId: 'bench', route: '/bench', query: {}, stream: 'bench' };
   await instance.process(frame, req);
-  let frames = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  while (performance.now() < end) {
-    await instance.process(frame, req);
-    frames++;
-  }
-  const fps = frames / ((performance.now() - start) / 1000);
-  await instance.dispose?.();
-  return fps;
+  return {
+    async run() {
+      let frames = 0;
+      const start = performance.now();
+      const end = start + seconds * 1000;
+      while (performance.now() < end) {
+        await instance.process(frame, req);
+        frames++;
+      }
+      return frames / ((performance.now() - start) / 1000);
+    },
+    async dispose() {
+      await instance.dispose?.();
+    },
+  };
 }
 
-/** Frames per second through the whole server, `2 x workers` clients posting the frame back to back. */
-async function served(processor: string, workers: number): Promise<{ fps: number; p50Ms: number; errors: number }> {
+/** The whole server: `2 x workers` clients post the frame back to back over keep-alive connections. */
+async function served(processor: string, workers: number): Promise<Served> {
   const config = loadConfig({
     env: {},
     flags: {
@@ -80,57 +88,74 @@ async function served(processor: string, workers: number): Promise<{ fps: number
   });
   const server = await startServer(config, { prettyLogs: false });
   await server.ready;
-  const agent = new Agent({ connections: workers * 2 });
+  const clients = workers * 2;
+  const agent = new Agent({ connections: clients });
   const body = frameFile(processor);
   const latencies: number[] = [];
   let errors = 0;
   const post = async (client: number) => {
     const t = performance.now();
-    const response = await request(`${server.url}/bench?stream=c${client}`, {
-      method: 'POST',
-      body,
-      dispatcher: agent,
-    });
+    const url = `${server.url}/bench?stream=c${client}`;
+    const response = await request(url, { method: 'POST', body, dispatcher: agent });
     await response.body.dump();
     if (response.statusCode >= 300 && response.statusCode !== 204) errors++;
     return performance.now() - t;
   };
-  // Warm the connections before timing.
-  await Promise.all(Array.from({ length: workers * 2 }, (_, c) => post(c)));
+  await Promise.all(Array.from({ length: clients }, (_, c) => post(c)));
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
-    Array.from({ length: workers * 2 }, async (_, c) => {
+    Array.from({ length: clients }, async (_, c) => {
       while (performance.now() < end) latencies.push(await post(c));
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
   await agent.close();
   await server.close();
-  latencies.sort((a, b) => a - b);
-  return { fps: latencies.length / elapsed, p50Ms: latencies[Math.floor(latencies.length / 2)] ?? 0, errors };
+  return { fps: latencies.length / elapsed, p50Ms: median(latencies), errors };
 }
 
-const rows: string[] = [];
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+function load(): string {
+  return loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+}
+
 console.log(
-  `# processor throughput, ${seconds} s per measurement, ${availableParallelism()} cores, node ${process.version}`,
+  `# processor throughput: median of ${rounds} rounds x ${seconds} s, bare and served interleaved; ` +
+    `${availableParallelism()} cores, node ${process.version}, load average ${load()}`,
 );
+const rows: string[] = [];
 for (const processor of values.processors.split(',')) {
-  const bareFps = await bare(processor);
+  const runner = await bareRunner(processor);
+  const bareRuns: number[] = [];
+  const servedRuns = new Map<number, Served[]>(workerCounts.map((w) => [w, []]));
+  for (let round = 0; round < rounds; round++) {
+    bareRuns.push(await runner.run());
+    for (const workers of workerCounts) servedRuns.get(workers)!.push(await served(processor, workers));
+  }
+  await runner.dispose();
+  const bareFps = median(bareRuns);
   const cells = [processor, bareFps.toFixed(2)];
   for (const workers of workerCounts) {
-    const result = await served(processor, workers);
-    const ratio = workers === 1 ? ` (${((result.fps / bareFps) * 100).toFixed(0)}% of bare)` : '';
-    cells.push(
-      `${result.fps.toFixed(2)}${ratio}, p50 ${result.p50Ms.toFixed(0)} ms${result.errors ? `, ${result.errors} errors` : ''}`,
-    );
+    const list = servedRuns.get(workers)!;
+    const fps = median(list.map((r) => r.fps));
+    const p50 = median(list.map((r) => r.p50Ms));
+    const errors = list.reduce((n, r) => n + r.errors, 0);
+    const ratio = workers === 1 ? ` (${((fps / bareFps) * 100).toFixed(0)}% of bare)` : '';
+    cells.push(`${fps.toFixed(2)}${ratio}, p50 ${p50.toFixed(0)} ms${errors > 0 ? `, ${errors} errors` : ''}`);
   }
   const row = `| ${cells.join(' | ')} |`;
   rows.push(row);
-  console.log(`RESULT ${row}`);
+  console.log(`RESULT ${row} bare runs ${bareRuns.map((f) => f.toFixed(2)).join('/')}`);
 }
-console.log(
-  `\n| processor | bare, 1 thread (fps) | ${workerCounts.map((w) => `server, ${w} worker${w > 1 ? 's' : ''} (fps)`).join(' | ')} |`,
-);
+const headers = workerCounts.map((w) => `server, ${w} worker${w > 1 ? 's' : ''} (fps)`);
+console.log(`\n| processor | bare, 1 thread (fps) | ${headers.join(' | ')} |`);
 console.log(`|---|---:|${workerCounts.map(() => '---:').join('|')}|`);
 for (const row of rows) console.log(row);
+console.log(`load average at the end: ${load()}`);
