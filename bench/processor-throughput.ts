@@ -37,8 +37,13 @@ function frameFile(processor: string): Buffer {
   return readFileSync(new URL(`../../test/fixtures/frames/${name}`, import.meta.url));
 }
 
-interface Served {
+/** Wall-clock frames per second, and frames per CPU-second of this whole process (every thread, the client too). */
+interface Rate {
   fps: number;
+  perCpuSecond: number;
+}
+
+interface Served extends Rate {
   p50Ms: number;
   errors: number;
 }
@@ -47,7 +52,7 @@ interface Served {
  * The processor alone: created once, the frame decoded once, then process() in a loop. Pre-processing inside
  * process() (letterbox, tensor layout) counts as model time here, which makes the comparison strict on the server.
  */
-async function bareRunner(processor: string): Promise<{ run(): Promise<number>; dispose(): Promise<void> }> {
+async function bareRunner(processor: string): Promise<{ run(): Promise<Rate>; dispose(): Promise<void> }> {
   const definition = await loadProcessor(resolveProcessorUrl(processor));
   const options = definition.parseOptions({});
   const instance = await definition.create(options, { workerId: 0 });
@@ -59,13 +64,14 @@ async function bareRunner(processor: string): Promise<{ run(): Promise<number>; 
   return {
     async run() {
       let frames = 0;
+      const cpu = process.cpuUsage();
       const start = performance.now();
       const end = start + seconds * 1000;
       while (performance.now() < end) {
         await instance.process(frame, req);
         frames++;
       }
-      return frames / ((performance.now() - start) / 1000);
+      return rate(frames, start, cpu);
     },
     async dispose() {
       await instance.dispose?.();
@@ -102,6 +108,7 @@ async function served(processor: string, workers: number): Promise<Served> {
     return performance.now() - t;
   };
   await Promise.all(Array.from({ length: clients }, (_, c) => post(c)));
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
@@ -109,10 +116,21 @@ async function served(processor: string, workers: number): Promise<Served> {
       while (performance.now() < end) latencies.push(await post(c));
     }),
   );
-  const elapsed = (performance.now() - start) / 1000;
+  const measured = rate(latencies.length, start, cpu);
   await agent.close();
   await server.close();
-  return { fps: latencies.length / elapsed, p50Ms: median(latencies), errors };
+  return { ...measured, p50Ms: median(latencies), errors };
+}
+
+/**
+ * CPU time is what a frame costs whatever else runs on the machine; wall-clock rates are only comparable on an
+ * otherwise idle machine.
+ */
+function rate(frames: number, start: number, cpu: NodeJS.CpuUsage): Rate {
+  const wallSeconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  return { fps: frames / wallSeconds, perCpuSecond: frames / cpuSeconds };
 }
 
 function median(values: number[]): number {
@@ -133,29 +151,38 @@ console.log(
 const rows: string[] = [];
 for (const processor of values.processors.split(',')) {
   const runner = await bareRunner(processor);
-  const bareRuns: number[] = [];
+  const bareRuns: Rate[] = [];
   const servedRuns = new Map<number, Served[]>(workerCounts.map((w) => [w, []]));
   for (let round = 0; round < rounds; round++) {
     bareRuns.push(await runner.run());
     for (const workers of workerCounts) servedRuns.get(workers)!.push(await served(processor, workers));
   }
   await runner.dispose();
-  const bareFps = median(bareRuns);
-  const cells = [processor, bareFps.toFixed(2)];
+  const bareFps = median(bareRuns.map((r) => r.fps));
+  const bareCpu = median(bareRuns.map((r) => r.perCpuSecond));
+  const cells = [processor, `${bareFps.toFixed(2)} / ${bareCpu.toFixed(2)}`];
   for (const workers of workerCounts) {
     const list = servedRuns.get(workers)!;
     const fps = median(list.map((r) => r.fps));
+    const perCpu = median(list.map((r) => r.perCpuSecond));
     const p50 = median(list.map((r) => r.p50Ms));
     const errors = list.reduce((n, r) => n + r.errors, 0);
-    const ratio = workers === 1 ? ` (${((fps / bareFps) * 100).toFixed(0)}% of bare)` : '';
-    cells.push(`${fps.toFixed(2)}${ratio}, p50 ${p50.toFixed(0)} ms${errors > 0 ? `, ${errors} errors` : ''}`);
+    const ratio = ` (${((perCpu / bareCpu) * 100).toFixed(0)}% of bare per CPU-s)`;
+    cells.push(
+      `${fps.toFixed(2)} / ${perCpu.toFixed(2)}${ratio}, p50 ${p50.toFixed(0)} ms${errors > 0 ? `, ${errors} errors` : ''}`,
+    );
   }
   const row = `| ${cells.join(' | ')} |`;
   rows.push(row);
-  console.log(`RESULT ${row} bare runs ${bareRuns.map((f) => f.toFixed(2)).join('/')}`);
+  const runs = (list: Rate[]) => list.map((r) => `${r.fps.toFixed(2)}/${r.perCpuSecond.toFixed(2)}`).join(' ');
+  console.log(`RESULT ${row}`);
+  console.log(
+    `  runs (fps/per CPU-s): bare ${runs(bareRuns)}; ${workerCounts.map((w) => `${w}w ${runs(servedRuns.get(w)!)}`).join('; ')}`,
+  );
 }
-const headers = workerCounts.map((w) => `server, ${w} worker${w > 1 ? 's' : ''} (fps)`);
-console.log(`\n| processor | bare, 1 thread (fps) | ${headers.join(' | ')} |`);
+const headers = workerCounts.map((w) => `server, ${w} worker${w > 1 ? 's' : ''}`);
+console.log(`\nframes per second (wall clock) / frames per CPU-second`);
+console.log(`\n| processor | bare, 1 thread | ${headers.join(' | ')} |`);
 console.log(`|---|---:|${workerCounts.map(() => '---:').join('|')}|`);
 for (const row of rows) console.log(row);
 console.log(`load average at the end: ${load()}`);
