@@ -49,6 +49,7 @@ export default defineProcessor<ObjectDetectionOptions>({
     const model = await loadCenterNet(options.modelPath ?? defaultModelPath());
     // Warm-up: the first run compiles kernels and allocates; do it before the worker reports ready.
     await model.detect(new Uint8Array(model.inputSize * model.inputSize * 3));
+    let released = false;
     return {
       async process(frame) {
         const fitted = await fitFrame(frame, model.inputSize, model.inputSize, options.fit, 0);
@@ -68,6 +69,8 @@ export default defineProcessor<ObjectDetectionOptions>({
         return inferences;
       },
       dispose() {
+        if (released) return;
+        released = true;
         model.dispose();
       },
     };

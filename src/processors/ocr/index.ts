@@ -127,6 +127,7 @@ export default defineProcessor<OcrOptions>({
     await detect(blank, 64, 64);
     await recognise(blank, 64, 64, { left: 0, top: 0, w: 64, h: 32 });
 
+    let released = false;
     return {
       async process(frame) {
         const rgb = toRgb24(frame);
@@ -167,6 +168,9 @@ export default defineProcessor<OcrOptions>({
         return inferences;
       },
       async dispose() {
+        // Idempotent: a second call must not throw on released sessions.
+        if (released) return;
+        released = true;
         await detector.release();
         await recogniser.release();
       },

@@ -80,6 +80,7 @@ export default defineProcessor<OnnxOptions>({
     // Warm-up before the worker reports ready: the first run allocates and plans the graph.
     await run(new Uint8Array(config.input.width * config.input.height * 3));
 
+    let released = false;
     return {
       async process(frame) {
         const fitted = await fitFrame(
@@ -118,6 +119,9 @@ export default defineProcessor<OnnxOptions>({
         });
       },
       async dispose() {
+        // Idempotent: a second call must not throw on the released session.
+        if (released) return;
+        released = true;
         await session.release();
       },
     };
