@@ -152,5 +152,6 @@ describe('pre-processing and box mapping', () => {
     assert.deepEqual(nonMaxSuppression([b, c, a], 0.5, 10), [a, c]);
     assert.deepEqual(nonMaxSuppression([b, c, a], 0.7, 10), [a, b, c]);
     assert.deepEqual(nonMaxSuppression([b, c, a], 0.5, 1), [a]);
+    assert.deepEqual(nonMaxSuppression([b, c, a], 0.5, 10, true), [a], 'class-agnostic');
   });
 });

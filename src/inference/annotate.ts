@@ -40,10 +40,15 @@ export async function annotate(frame: Frame, inferences: readonly Inference[], q
         `stroke-width="${stroke}"/>`,
     );
     if (drawn.label !== '') {
-      const ty = y > fontSize + 2 ? y - 3 : y + h + fontSize;
+      // The label sits on a dark plate above the box (below it at the top edge), readable on any background.
+      const plateHeight = fontSize + 4;
+      const plateTop = y >= plateHeight ? y - plateHeight : y + h;
+      const plateWidth = Math.min(width - x, drawn.label.length * fontSize * 0.6 + 4);
       shapes.push(
-        `<text x="${fmt(x)}" y="${fmt(ty)}" font-family="sans-serif" font-size="${fontSize}" fill="${colour}" ` +
-          `stroke="#000000" stroke-width="0.6">${escapeXml(drawn.label)}</text>`,
+        `<rect x="${fmt(x)}" y="${fmt(plateTop)}" width="${fmt(plateWidth)}" height="${plateHeight}" fill="#000000" ` +
+          `fill-opacity="0.6"/>`,
+        `<text x="${fmt(x + 2)}" y="${fmt(plateTop + fontSize)}" font-family="sans-serif" font-size="${fontSize}" ` +
+          `fill="${colour}">${escapeXml(drawn.label)}</text>`,
       );
     }
   }

@@ -17,15 +17,22 @@ export function iou(a: PixelBox, b: PixelBox): number {
 }
 
 /**
- * Greedy non-maximum suppression per class: keeps the best-scoring box and drops boxes of the same class that
- * overlap it by more than `iouThreshold`. Returns at most `maxDetections`, best first.
+ * Greedy non-maximum suppression: keeps the best-scoring box and drops boxes that overlap it by more than
+ * `iouThreshold`, of the same class only, or of any class when `classAgnostic` (a detector that proposes one object
+ * under two labels, car and truck). Returns at most `maxDetections`, best first.
  */
-export function nonMaxSuppression(detections: Detection[], iouThreshold: number, maxDetections: number): Detection[] {
+export function nonMaxSuppression(
+  detections: Detection[],
+  iouThreshold: number,
+  maxDetections: number,
+  classAgnostic = false,
+): Detection[] {
   const sorted = [...detections].sort((a, b) => b.score - a.score);
   const kept: Detection[] = [];
   for (const candidate of sorted) {
     if (kept.length >= maxDetections) break;
-    if (kept.every((k) => k.classIndex !== candidate.classIndex || iou(k.box, candidate.box) <= iouThreshold)) {
+    const rivals = (k: Detection) => classAgnostic || k.classIndex === candidate.classIndex;
+    if (kept.every((k) => !rivals(k) || iou(k.box, candidate.box) <= iouThreshold)) {
       kept.push(candidate);
     }
   }

@@ -54,7 +54,8 @@ export default defineProcessor<ObjectDetectionOptions>({
       async process(frame) {
         const fitted = await fitFrame(frame, model.inputSize, model.inputSize, options.fit, 0);
         const raw = (await model.detect(fitted.rgb)).filter((d) => d.score >= options.minConfidence);
-        const kept = nonMaxSuppression(raw, options.iouThreshold, options.maxDetections);
+        // Class-agnostic: CenterNet often proposes one object under two labels (car and truck on the same van).
+        const kept = nonMaxSuppression(raw, options.iouThreshold, options.maxDetections, true);
         const inferences: Inference[] = [];
         for (const detection of kept) {
           const box = toSourceBox(detection.box, fitted.placement);
