@@ -33,8 +33,7 @@ export async function fitFrame(
   mode: FitMode = 'letterbox',
   padValue = 114,
 ): Promise<FittedImage> {
-  const rgb = toRgb24(frame);
-  return fitRgb(rgb, frame.width, frame.height, width, height, mode, padValue);
+  return fitRgb(rgbOf(frame), frame.width, frame.height, width, height, mode, padValue);
 }
 
 export async function fitRgb(
@@ -47,26 +46,31 @@ export async function fitRgb(
   padValue = 114,
 ): Promise<FittedImage> {
   const placement = placementOf(srcWidth, srcHeight, width, height, mode);
-  let image = sharp(rgb, { raw: { width: srcWidth, height: srcHeight, channels: 3 } }).resize(
-    placement.scaledWidth,
-    placement.scaledHeight,
-    { fit: 'fill', kernel: 'linear' },
-  );
   const right = width - placement.scaledWidth - placement.padLeft;
   const bottom = height - placement.scaledHeight - placement.padTop;
-  if (placement.padLeft + placement.padTop + right + bottom > 0) {
-    image = sharp(await image.raw().toBuffer(), {
-      raw: { width: placement.scaledWidth, height: placement.scaledHeight, channels: 3 },
-    }).extend({
+  // One libvips pipeline: resize, then pad (extend runs after resize in sharp's pipeline).
+  const out = await sharp(rgb, { raw: { width: srcWidth, height: srcHeight, channels: 3 } })
+    .resize(placement.scaledWidth, placement.scaledHeight, { fit: 'fill', kernel: 'linear' })
+    .extend({
       left: placement.padLeft,
       top: placement.padTop,
       right,
       bottom,
       background: { r: padValue, g: padValue, b: padValue },
-    });
-  }
-  const out = await image.removeAlpha().raw().toBuffer();
+    })
+    .removeAlpha()
+    .raw()
+    .toBuffer();
   return { rgb: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), placement };
+}
+
+/** The frame's pixels as packed RGB24: in place when the decoder already produced exactly that, else a copy. */
+export function rgbOf(frame: Frame): Uint8Array {
+  const rowBytes = frame.width * 3;
+  if (frame.format === 'rgb24' && frame.stride === rowBytes && frame.offset === 0) {
+    return frame.data.subarray(0, rowBytes * frame.height);
+  }
+  return toRgb24(frame);
 }
 
 export function placementOf(

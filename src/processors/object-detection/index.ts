@@ -45,6 +45,9 @@ export default defineProcessor<ObjectDetectionOptions>({
     if (problems.length > 0) throw new Error(problems.join('; '));
     return o;
   },
+  // The model sees 512x512: a large JPEG may be decoded at 1/2 or 1/4 scale (DCT scaling, much cheaper than a full
+  // decode) as long as at least 512x512 pixels remain.
+  frameRequirements: () => ({ maxReduction: 4, minReducedPixels: 512 * 512 }),
   async create(options) {
     const model = await loadCenterNet(options.modelPath ?? defaultModelPath());
     // Warm-up: the first run compiles kernels and allocates; do it before the worker reports ready.
