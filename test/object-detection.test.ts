@@ -146,6 +146,16 @@ describe('objectDetection (CenterNet COCO-80)', () => {
     }
   });
 
+  it('annotates at the received size, though detection may decode a large JPEG reduced', async () => {
+    const large = await sharp(fixture('frames/street100_768x576.jpg')).resize(1536, 1152).jpeg().toBuffer();
+    const response = await request(server.at('/annotate'), { method: 'POST', body: large, dispatcher: agent });
+    assert.equal(response.statusCode, 200);
+    const meta = await sharp(Buffer.from(await response.body.arrayBuffer())).metadata();
+    assert.deepEqual([meta.width, meta.height], [1536, 1152]);
+    const answer = await post(server.at('/detect'), large);
+    assertFindsPedestrians(answer.json, PEDESTRIANS_768);
+  });
+
   it("keeps answering JSON to the pipelines' Accept: application/json, */*", async () => {
     const answer = await post(server.at('/detect'), fixture('frames/street100_416.jpg'), {
       accept: 'application/json, */*',

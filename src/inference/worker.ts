@@ -84,7 +84,9 @@ async function execute(task: TaskMessage, timings: { decodeMs: number; processMs
   const entry = loaded.get(task.key);
   if (entry === undefined) throw new HxError('HX_ERR_INTERNAL', `No processor for ${task.key}`);
   let t = performance.now();
-  const frame = await decodeFrame(new Uint8Array(task.body, 0, task.byteLength), task.media, entry.needs);
+  // An annotated answer is drawn on the frame at the size it was received, so no reduced decode for it.
+  const needs = task.render === undefined ? entry.needs : {};
+  const frame = await decodeFrame(new Uint8Array(task.body, 0, task.byteLength), task.media, needs);
   let now = performance.now();
   timings.decodeMs = now - t;
   t = now;
