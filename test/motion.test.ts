@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { affinitySlot } from '../src/inference/pool.js';
 import type { Inference, Rectangle } from '../src/schema/inference.js';
 import { post } from './helpers/http.js';
 import { doubleUrl, startTestServer, type TestServer } from './helpers/server.js';
@@ -51,6 +52,7 @@ describe('motion (frame differencing per stream)', () => {
       routes: [
         { path: '/motion', processor: 'motion' },
         { path: '/count', processor: doubleUrl('stream-counter') },
+        { path: '/count2', processor: doubleUrl('stream-counter') },
       ],
     });
   });
@@ -86,6 +88,25 @@ describe('motion (frame differencing per stream)', () => {
       .toBuffer();
     assert.equal((await post(server.at('/motion?stream=resize'), await frameWithSquare(0, 0))).status, 204);
     assert.equal((await post(server.at('/motion?stream=resize'), small)).status, 204);
+  });
+
+  it('two routes of one stateful processor keep separate state, even in the same worker', async () => {
+    const body = await frameWithSquare(0, 0);
+    // A stream whose tasks on both routes are pinned to the same worker, so that a shared instance would show.
+    const stream = ['a', 'b', 'c', 'd', 'e'].find(
+      (s) => affinitySlot(`/count\n${s}`, 2) === affinitySlot(`/count2\n${s}`, 2),
+    );
+    assert.ok(stream);
+    const counts = [];
+    for (const path of ['/count', '/count2', '/count', '/count2']) {
+      const answer = await post(server.at(`${path}?stream=${stream}`), body);
+      const inference = (answer.json as { inferences: Inference[] }).inferences[0] as Extract<
+        Inference,
+        { type: 'classification' }
+      >;
+      counts.push(inference.classification.tag.value);
+    }
+    assert.deepEqual(counts, ['1', '1', '2', '2']);
   });
 
   it('sends every frame of one stream to the same worker, in order, under concurrency', async () => {

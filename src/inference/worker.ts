@@ -33,6 +33,7 @@ async function start(): Promise<void> {
   try {
     validator();
     // Routes with the same processor and options (e.g. /detect and /annotate) share one instance: one model in memory.
+    // Stateful processors are not shared: each route keeps its own per-stream state.
     const shared = new Map<string, Loaded>();
     for (const spec of init.processors) {
       const identity = `${spec.moduleUrl}\n${JSON.stringify(spec.options)}`;
@@ -42,7 +43,7 @@ async function start(): Promise<void> {
         const options = definition.parseOptions(spec.options);
         const instance = await definition.create(options, { workerId: init.workerId });
         entry = { definition, instance, needs: definition.frameRequirements?.(options) ?? {} };
-        shared.set(identity, entry);
+        if (definition.stateful !== true) shared.set(identity, entry);
       }
       loaded.set(spec.key, entry);
     }
