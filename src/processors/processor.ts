@@ -13,7 +13,7 @@ export interface ProcessRequest {
    * The stream this frame belongs to (`?stream=` or the `x-stream-id` header; '' if none). For a `stateful`
    * processor, every frame of one stream reaches the same instance, in order.
    */
-  stream: string;
+  stream?: string;
 }
 
 export interface ProcessorContext {

@@ -13,14 +13,15 @@ export default defineProcessor<Record<string, never>>({
     const counts = new Map<string, number>();
     return {
       process(_frame, request) {
-        const count = (counts.get(request.stream) ?? 0) + 1;
-        counts.set(request.stream, count);
+        const stream = request.stream ?? '';
+        const count = (counts.get(stream) ?? 0) + 1;
+        counts.set(stream, count);
         return [
           {
             type: 'classification',
             subtype: 'streamCounter',
             classification: { tag: { value: String(count), confidence: 1 } },
-            extensions: { workerId: String(workerId), stream: request.stream },
+            extensions: { workerId: String(workerId), stream },
           },
         ];
       },

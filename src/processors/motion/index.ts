@@ -58,9 +58,10 @@ export default defineProcessor<MotionOptions>({
           ...thumbnail(frame, options.thumbnailWidth),
           source: `${frame.sourceWidth}x${frame.sourceHeight}`,
         };
-        const before = previous.get(request.stream);
-        previous.delete(request.stream);
-        previous.set(request.stream, current);
+        const stream = request.stream ?? '';
+        const before = previous.get(stream);
+        previous.delete(stream);
+        previous.set(stream, current);
         if (previous.size > options.maxStreams) previous.delete(previous.keys().next().value!);
         if (before === undefined || before.source !== current.source || before.width !== current.width) return [];
         const minPixels = Math.max(1, options.minAreaFraction * current.width * current.height);
