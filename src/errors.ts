@@ -19,12 +19,12 @@ export const ERRORS = {
   HX_ERR_LIMIT_BODY_TOO_LARGE: { status: 413, message: 'The body is larger than maxBodyBytes' },
   HX_ERR_LIMIT_TOO_MANY_PIXELS: { status: 413, message: 'The image has more pixels than maxPixels' },
   HX_ERR_HTTP_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
-  HX_ERR_HTTP_BAD_QUERY: { status: 400, message: 'A query parameter is invalid' },
+  HX_ERR_HTTP_BAD_QUERY: { status: 400, message: 'A query parameter is invalid (e.g. ?confidence= not from 0 to 1)' },
   HX_ERR_HTTP_NOT_FOUND: { status: 404, message: 'No route at this path' },
   HX_ERR_HTTP_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed at this path' },
-  HX_ERR_HTTP_BODY_TIMEOUT: { status: 408, message: 'The request body did not arrive in time' },
+  HX_ERR_HTTP_BODY_TIMEOUT: { status: 408, message: 'The request (headers or body) did not arrive in time' },
   HX_ERR_HTTP_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
-  HX_ERR_HTTP_NOT_ACCEPTABLE: { status: 406, message: 'The route cannot answer in any of the media types in Accept' },
+  HX_ERR_CLIENT_GONE: { status: 400, message: 'The client closed the connection before the answer was ready' },
   // Authentication
   HX_ERR_AUTH_REQUIRED: { status: 401, message: 'Authentication is required' },
   HX_ERR_AUTH_INVALID: { status: 401, message: 'The credentials are not valid' },
@@ -40,7 +40,7 @@ export const ERRORS = {
   HX_ERR_PROCESSOR_FAILED: { status: 500, message: 'The processor failed on this frame' },
   HX_ERR_PROCESSOR_INVALID_OUTPUT: { status: 500, message: 'The processor returned inferences off the schema' },
   HX_ERR_WORKER_DIED: { status: 500, message: 'The worker processing this frame stopped; it has been replaced' },
-  HX_ERR_INTERNAL: { status: 500, message: 'Internal server error' },
+  HX_ERR_SERVER_INTERNAL: { status: 500, message: 'Internal server error' },
   // Boot-time (never an HTTP answer; the process exits with them)
   HX_ERR_CONFIG_INVALID: { status: 500, message: 'The configuration is invalid' },
   HX_ERR_PROCESSOR_LOAD: { status: 500, message: 'A processor could not be loaded' },
@@ -77,7 +77,7 @@ export class HxError extends Error {
   }
 
   static fromPlain(plain: PlainError): HxError {
-    return new HxError(isErrorCode(plain.code) ? plain.code : 'HX_ERR_INTERNAL', plain.message);
+    return new HxError(isErrorCode(plain.code) ? plain.code : 'HX_ERR_SERVER_INTERNAL', plain.message);
   }
 }
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { scoreFile } from '../client/score-client.js';
-import { loadConfig, setPath } from '../config/load.js';
+import { loadConfig, redactConfig, setPath } from '../config/load.js';
 import { isHxError } from '../errors.js';
 import { startServer } from './serve.js';
 
@@ -40,7 +40,18 @@ function withServerOptions(command: Command): Command {
         'silent',
       ]),
     )
-    .option('--shutdown-grace-ms <ms>', 'how long SIGTERM waits for requests in flight (default 10000)', int);
+    .option('--shutdown-grace-ms <ms>', 'how long SIGTERM waits for requests in flight (default 10000)', int)
+    .option('--tls-cert <file>', 'PEM certificate (with chain): serve HTTPS (also HX_TLS_CERT)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert (also HX_TLS_KEY)')
+    .option('--tls-ca <file>', 'PEM CA bundle: require client certificates it signed (also HX_TLS_CA)')
+    .addOption(
+      new Option(
+        '--auth <schemes>',
+        'comma-separated: basic, digest, bearer, header (secrets from HX_AUTH_*)',
+      ).argParser((value: string) => value.split(',').map((s) => s.trim())),
+    )
+    .option('--metrics-port <port>', 'serve /metrics on its own port instead of the main one', int)
+    .option('--no-metrics', 'do not serve /metrics');
 }
 
 interface ServerFlags {
@@ -55,12 +66,25 @@ interface ServerFlags {
   route?: string[];
   logLevel?: string;
   shutdownGraceMs?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  auth?: string[];
+  metricsPort?: number;
+  metrics?: boolean;
 }
 
 function flagsToLayer(flags: ServerFlags): Record<string, unknown> {
   const layer: Record<string, unknown> = {};
-  const { config: _file, route, ...scalars } = flags;
+  const { config: _file, route, tlsCert, tlsKey, tlsCa, auth, metricsPort, metrics, ...scalars } = flags;
   for (const [key, value] of Object.entries(scalars)) if (value !== undefined) setPath(layer, [key], value);
+  if (tlsCert !== undefined) setPath(layer, ['tls', 'certFile'], tlsCert);
+  if (tlsKey !== undefined) setPath(layer, ['tls', 'keyFile'], tlsKey);
+  if (tlsCa !== undefined) setPath(layer, ['tls', 'caFile'], tlsCa);
+  if (auth !== undefined) setPath(layer, ['auth', 'schemes'], auth);
+  if (metricsPort !== undefined) setPath(layer, ['metrics', 'port'], metricsPort);
+  // commander sets metrics=true unless --no-metrics; only the explicit "off" is a flag value.
+  if (metrics === false) setPath(layer, ['metrics', 'enabled'], false);
   if (route !== undefined) {
     layer.routes = route.map((spec) => {
       const eq = spec.indexOf('=');
@@ -88,6 +112,7 @@ async function serve(flags: ServerFlags): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', () => server.reloadTls());
 }
 
 const program = new Command()
@@ -102,7 +127,7 @@ withServerOptions(program.command('serve', { isDefault: true }).description('ser
 withServerOptions(program.command('config').description('print the effective configuration and exit')).action(
   (flags: ServerFlags) => {
     const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
-    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
   },
 );
 

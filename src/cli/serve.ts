@@ -1,6 +1,8 @@
+import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
 import type { Config } from '../config/defaults.js';
 import { effectiveWorkers } from '../config/defaults.js';
+import { redactConfig } from '../config/load.js';
 import { InferenceEngine } from '../inference/engine.js';
 import { createLogger } from '../observability/logger.js';
 import { buildServer } from '../protocol/server.js';
@@ -8,8 +10,15 @@ import { buildServer } from '../protocol/server.js';
 export interface RunningServer {
   url: string;
   port: number;
-  /** Graceful stop: drain, finish requests in flight (up to shutdownGraceMs), stop workers. */
+  /** Port of the separate /metrics listener, when metrics.port is set. */
+  metricsPort: number | undefined;
+  /**
+   * Graceful stop: report not-ready, answer new requests 503 + Retry-After, let every request in flight finish
+   * (up to shutdownGraceMs), then stop listening and end the workers.
+   */
   close(): Promise<void>;
+  /** Re-reads TLS files (SIGHUP): new connections get the new certificate, open ones are not dropped. */
+  reloadTls(): void;
   /** Resolves once every worker has loaded its processors. */
   ready: Promise<void>;
 }
@@ -26,7 +35,9 @@ export async function startServer(
     maxQueuedRequests: config.maxQueuedRequests,
     baseDir: options.configFile ? dirname(options.configFile) : process.cwd(),
   });
-  const { app, startDraining } = await buildServer({ config, engine, logger });
+  const http = await buildServer({ config, engine, logger });
+  const { app } = http;
+  logger.debug({ config: redactConfig(config) }, 'configuration');
   const ready = engine.start();
   ready.then(
     () => logger.info({ workers: engine.pool.size }, 'all workers ready'),
@@ -35,20 +46,57 @@ export async function startServer(
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
+
+  let metricsServer: Server | undefined;
+  if (config.metrics.enabled && config.metrics.port !== 0) {
+    metricsServer = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      http.metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': http.metrics.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((resolve) => metricsServer!.listen(config.metrics.port, config.host, resolve));
+  }
+  const metricsAddress = metricsServer?.address();
+  const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : undefined;
+
+  const scheme = config.tls.certFile ? 'https' : 'http';
   logger.info(
-    { port, host: config.host, routes: config.routes.map((r) => `${r.path} -> ${r.processor}`) },
+    {
+      port,
+      host: config.host,
+      tls: scheme === 'https',
+      routes: config.routes.map((r) => `${r.path} -> ${r.processor}`),
+    },
     'httpextension listening',
   );
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
+    url: `${scheme}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
     port,
+    metricsPort,
     ready,
+    reloadTls: () => {
+      try {
+        http.reloadTls();
+        logger.info('TLS certificate reloaded');
+      } catch (error) {
+        // A bad new certificate must not take the server down: it keeps serving with the old one.
+        logger.error({ err: error }, 'TLS reload failed; keeping the current certificate');
+      }
+    },
     close: () => {
       closing ??= (async () => {
-        startDraining();
+        http.startDraining();
+        await http.idle(config.shutdownGraceMs);
         await app.close();
-        await engine.close(config.shutdownGraceMs);
+        await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+        await engine.close(0);
+        logger.info('stopped');
       })();
       return closing;
     },

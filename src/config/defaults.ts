@@ -8,6 +8,42 @@ export interface RouteConfig {
   options: Record<string, unknown>;
   /** Answer every request with the frame and its inferences drawn (image/jpeg) instead of JSON: the vendor's /annotate. */
   annotate?: boolean;
+  /** Auth schemes for this route, overriding the server's (`[]` makes it open). */
+  auth?: AuthSchemeName[];
+}
+
+export type AuthSchemeName = 'basic' | 'digest' | 'bearer' | 'header';
+
+/** Credentials: secrets come from env or files, never from flags. Several may be valid at once (rotation). */
+export interface AuthConfig {
+  /** Schemes a request may use; empty means no authentication. */
+  schemes: AuthSchemeName[];
+  realm: string;
+  /** Basic and Digest users. */
+  users: Array<{ username: string; password?: string; passwordFile?: string; passwords?: string[] }>;
+  /** Bearer tokens. */
+  tokens: string[];
+  tokenFiles: string[];
+  /** A custom header and its accepted values (the pipeline's HttpHeaderCredentials). */
+  header: { name?: string; values: string[]; valueFiles: string[] };
+  digest: { algorithms: Array<'SHA-256' | 'MD5'>; nonceTtlMs: number };
+}
+
+export interface TlsConfig {
+  /** PEM certificate (with its chain) and key; both or neither. */
+  certFile?: string;
+  keyFile?: string;
+  /** PEM CA bundle: when set, clients must present a certificate it signed. */
+  caFile?: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface MetricsConfig {
+  enabled: boolean;
+  /** 0 serves /metrics on the main port; another port serves it alone there (plain HTTP). */
+  port: number;
+  /** Put /metrics behind the server's auth schemes. */
+  auth: boolean;
 }
 
 /** Geometry for image/x-raw bodies that do not state it themselves (see docs/protocol.md, "Raw frames"). */
@@ -36,6 +72,19 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long a graceful shutdown waits for requests in flight. */
   shutdownGraceMs: number;
+  /** A client must finish sending its headers within this (408 beyond). */
+  headersTimeoutMs: number;
+  /** A client must finish sending its whole request within this (408 beyond). */
+  bodyTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections allowed at once; further ones are closed on arrival. */
+  maxConnections: number;
+  /** Largest request head (431 beyond). */
+  maxHeaderBytes: number;
+  auth: AuthConfig;
+  tls: TlsConfig;
+  metrics: MetricsConfig;
 }
 
 export const DEFAULT_ROUTES: RouteConfig[] = [
@@ -58,6 +107,23 @@ export const DEFAULTS: Config = {
   raw: {},
   logLevel: 'info',
   shutdownGraceMs: 10_000,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  // Pipelines hold one connection per extension node and may send a frame every 5 s (0.2 fps).
+  keepAliveTimeoutMs: 65_000,
+  maxConnections: 1024,
+  maxHeaderBytes: 16 * 1024,
+  auth: {
+    schemes: [],
+    realm: 'httpextension',
+    users: [],
+    tokens: [],
+    tokenFiles: [],
+    header: { values: [], valueFiles: [] },
+    digest: { algorithms: ['SHA-256', 'MD5'], nonceTtlMs: 300_000 },
+  },
+  tls: { minVersion: 'TLSv1.2' },
+  metrics: { enabled: true, port: 0, auth: false },
 };
 
 export function effectiveWorkers(config: Pick<Config, 'workers'>): number {

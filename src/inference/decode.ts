@@ -46,23 +46,24 @@ function rawFrame(bytes: Uint8Array, info: MediaInfo): Frame {
   return frame;
 }
 
+/**
+ * libjpeg reports lost pixel data as warnings and fills the gap with grey: a JPEG whose scan ends early, has bit
+ * errors or misses restart markers would decode "successfully" into a frame that is partly fabricated, and a
+ * processor would answer on it. These warnings make the frame undecodable; other JPEG warnings (extraneous bytes
+ * between markers, a bad ICC marker, an unknown JFIF revision) are common in camera output and harmless.
+ */
+const JPEG_DATA_LOSS = /premature end|bad huffman code|instead of RST|inconsistent progression|bad arithmetic code/i;
+
 async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Promise<Frame> {
-  const reduction = chooseReduction(info, needs);
-  let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: info.width * info.height });
-  if (reduction > 1) {
-    pipeline = pipeline.resize({
-      width: Math.ceil(info.width / reduction),
-      height: Math.ceil(info.height / reduction),
-      fit: 'fill',
-      kernel: 'nearest',
-      fastShrinkOnLoad: true,
-    });
-  }
   let result: { data: Buffer; info: OutputInfo };
   try {
-    result = await pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({
-      resolveWithObject: true,
-    });
+    try {
+      result = await runSharp(bytes, info, needs, info.kind === 'jpeg' ? 'warning' : 'error');
+    } catch (error) {
+      // Only a JPEG was decoded with failOn 'warning': retry the harmless warnings leniently.
+      if (info.kind !== 'jpeg' || JPEG_DATA_LOSS.test(String((error as Error).message))) throw error;
+      result = await runSharp(bytes, info, needs, 'error');
+    }
   } catch (error) {
     throw new HxError(
       'HX_ERR_MEDIA_UNDECODABLE',
@@ -82,6 +83,35 @@ async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs: FrameR
     sourceWidth: info.width,
     sourceHeight: info.height,
   };
+}
+
+/**
+ * One libvips decode to 8-bit RGB, or 8-bit grey when the header says the image is grey (a third of the memory,
+ * and processors read gray8 like any other format). Alpha is dropped: pipelines never send transparency, and
+ * colour values under alpha are kept as stored. CMYK, 16-bit and palette images are converted by libvips.
+ */
+function runSharp(
+  bytes: Uint8Array,
+  info: MediaInfo,
+  needs: FrameRequirements,
+  failOn: 'warning' | 'error',
+): Promise<{ data: Buffer; info: OutputInfo }> {
+  const reduction = chooseReduction(info, needs);
+  let pipeline = sharp(bytes, { failOn, limitInputPixels: info.width * info.height });
+  if (reduction > 1) {
+    pipeline = pipeline.resize({
+      width: Math.ceil(info.width / reduction),
+      height: Math.ceil(info.height / reduction),
+      fit: 'fill',
+      kernel: 'nearest',
+      fastShrinkOnLoad: true,
+    });
+  }
+  return pipeline
+    .removeAlpha()
+    .toColourspace(info.grey ? 'b-w' : 'srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
 }
 
 /** Only a large JPEG is worth reducing: below ~1 MP libvips' fixed cost outweighs what DCT scaling saves. */
@@ -114,13 +144,15 @@ export function decodeBmp(b: Uint8Array): Frame {
   if (!core && headerSize < 40) fail(`unknown DIB header size ${headerSize}`);
   if (b.length < 14 + headerSize) fail('the header is truncated');
   const width = core ? view.getUint16(18, true) : view.getInt32(18, true);
-  const rawHeight = core ? view.getInt16(20, true) : view.getInt32(22, true);
+  // The OS/2 core header's height is unsigned (no top-down form); the info header's is signed (negative = top-down).
+  const rawHeight = core ? view.getUint16(20, true) : view.getInt32(22, true);
   const bpp = view.getUint16(core ? 24 : 28, true);
   const compression = core ? BI_RGB : view.getUint32(30, true);
   const height = Math.abs(rawHeight);
   const topDown = rawHeight < 0;
   if (width <= 0 || height === 0) fail(`invalid size ${width}x${rawHeight}`);
   const rowBytes = Math.floor((bpp * width + 31) / 32) * 4;
+  if (pixelOffset < 14 + headerSize) fail(`the pixel data offset ${pixelOffset} points into the header`);
   if (pixelOffset + rowBytes * height > b.length) {
     fail(`the pixel data is truncated (${b.length} bytes, ${pixelOffset + rowBytes * height} needed)`);
   }
@@ -184,8 +216,11 @@ function expandPalette(b: Uint8Array, view: DataView, l: PaletteLayout, fail: (w
   const entryBytes = l.core ? 3 : 4;
   const paletteStart = 14 + l.headerSize;
   const declared = l.core ? 0 : view.getUint32(46, true);
-  const colours = declared > 0 ? Math.min(declared, 1 << l.bpp) : 1 << l.bpp;
-  if (paletteStart + colours * entryBytes > l.pixelOffset) fail('the palette overlaps the pixel data');
+  // Some writers store fewer entries than they declare (or than 2^bpp when they declare 0): read the entries that
+  // fit before the pixels, as browsers do; indexes beyond them are black.
+  const stored = Math.floor((l.pixelOffset - paletteStart) / entryBytes);
+  const colours = Math.min(declared > 0 ? declared : 1 << l.bpp, 1 << l.bpp, stored);
+  if (colours < 1) fail('the palette is missing');
   const palette = new Uint8Array(256 * 3);
   for (let i = 0; i < colours; i++) {
     const p = paletteStart + i * entryBytes;
@@ -200,9 +235,10 @@ function expandPalette(b: Uint8Array, view: DataView, l: PaletteLayout, fail: (w
     const src = l.pixelOffset + (l.topDown ? y : l.height - 1 - y) * l.rowBytes;
     let o = y * l.width * 3;
     for (let x = 0; x < l.width; x++, o += 3) {
-      const byte = b[src + Math.floor(x / perByte)]!;
-      const shift = 8 - l.bpp * ((x % perByte) + 1);
-      const index = ((byte >> shift) & mask) * 3;
+      const index =
+        l.bpp === 8
+          ? b[src + x]! * 3
+          : ((b[src + ((x / perByte) | 0)]! >> (8 - l.bpp * ((x % perByte) + 1))) & mask) * 3;
       out[o] = palette[index]!;
       out[o + 1] = palette[index + 1]!;
       out[o + 2] = palette[index + 2]!;

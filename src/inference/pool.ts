@@ -79,8 +79,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private readonly queue: PendingTask[] = [];
   private nextId = 1;
   private closed = false;
-  /** Exponentially weighted mean of worker service time (ms), for Retry-After. */
-  private serviceMs = 5;
+  /** Exponentially weighted mean of worker service time (ms), for Retry-After; undefined until the first task. */
+  private serviceMs: number | undefined;
 
   constructor(options: PoolOptions) {
     super();
@@ -109,7 +109,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   /** Seconds a client should wait before retrying: the time to work through what is queued now (at least 1). */
   retryAfterSeconds(): number {
     const backlog = this.queue.length + this.busy;
-    return Math.max(1, Math.ceil((backlog * this.serviceMs) / this.size / 1000));
+    return Math.max(1, Math.ceil((backlog * (this.serviceMs ?? 0)) / this.size / 1000));
   }
 
   run(input: TaskInput): Promise<TaskResult> {
@@ -254,7 +254,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     slot.task = undefined;
     if (task !== undefined && task.message.id === message.id) {
       const elapsed = performance.now() - (task.startedAt ?? task.enqueuedAt);
-      this.serviceMs = this.serviceMs * 0.9 + elapsed * 0.1;
+      this.serviceMs = this.serviceMs === undefined ? elapsed : this.serviceMs * 0.8 + elapsed * 0.2;
       const { type: _type, id: _id, ...rest } = message;
       if (!message.ok && message.detail !== undefined) {
         this.emit('task-error-detail', {
@@ -288,7 +288,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   private abandon(task: PendingTask): void {
     if (task.slot === undefined && this.removeQueued(task)) {
-      this.settle(task, new HxError('HX_ERR_HTTP_BAD_REQUEST', 'The client went away'));
+      this.settle(task, new HxError('HX_ERR_CLIENT_GONE'));
     }
   }
 

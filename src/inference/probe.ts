@@ -13,15 +13,26 @@ export interface MediaInfo {
   format?: RawFormat;
   /** raw only: bytes per row (Y plane for yuv420p) */
   strideBytes?: number;
+  /** JPEG/PNG: the header says the image has one grey channel (plus alpha), so it decodes to gray8. */
+  grey?: boolean;
 }
 
-/** Identifies a JPEG, PNG or BMP by its magic bytes, whatever Content-Type said. */
+/** DIB header sizes of the BMP versions in use (core, info, V2, V3, OS/2 2.x, V4, V5). */
+const BMP_HEADER_SIZES = new Set([12, 40, 52, 56, 64, 108, 124]);
+
+/**
+ * Identifies a JPEG, PNG or BMP by its magic bytes, whatever Content-Type said. "BM" alone is too weak (text can
+ * start with it), so a BMP must also carry a known DIB header size.
+ */
 export function sniffKind(bytes: Uint8Array): EncodedKind | undefined {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
     return 'png';
   }
-  if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) return 'bmp';
+  if (bytes.length >= 18 && bytes[0] === 0x42 && bytes[1] === 0x4d) {
+    const headerSize = bytes[14]! | (bytes[15]! << 8) | (bytes[16]! << 16) | (bytes[17]! << 24);
+    if (BMP_HEADER_SIZES.has(headerSize)) return 'bmp';
+  }
   return undefined;
 }
 
@@ -31,7 +42,7 @@ export function sniffKind(bytes: Uint8Array): EncodedKind | undefined {
  */
 export function probeEncoded(bytes: Uint8Array): MediaInfo {
   const kind = sniffKind(bytes);
-  let size: { width: number; height: number } | undefined;
+  let size: { width: number; height: number; grey?: boolean } | undefined;
   if (kind === 'jpeg') size = jpegSize(bytes);
   else if (kind === 'png') size = pngSize(bytes);
   else if (kind === 'bmp') size = bmpSize(bytes);
@@ -46,11 +57,13 @@ export function probeEncoded(bytes: Uint8Array): MediaInfo {
   return { kind, ...size };
 }
 
-function pngSize(b: Uint8Array): { width: number; height: number } | undefined {
-  // Signature (8) + IHDR length (4) + "IHDR" (4) + width (4) + height (4)
-  if (b.length < 24 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return undefined;
+function pngSize(b: Uint8Array): { width: number; height: number; grey?: boolean } | undefined {
+  // Signature (8) + IHDR length (4) + "IHDR" (4) + width (4) + height (4) + bit depth (1) + colour type (1)
+  if (b.length < 26 || b[12] !== 0x49 || b[13] !== 0x48 || b[14] !== 0x44 || b[15] !== 0x52) return undefined;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
+  const size = { width: view.getUint32(16), height: view.getUint32(20) };
+  // Colour types 0 (grey) and 4 (grey + alpha).
+  return b[25] === 0 || b[25] === 4 ? { ...size, grey: true } : size;
 }
 
 function bmpSize(b: Uint8Array): { width: number; height: number } | undefined {
@@ -63,22 +76,30 @@ function bmpSize(b: Uint8Array): { width: number; height: number } | undefined {
 }
 
 /** Walks the JPEG markers to the first SOFn (baseline, extended, progressive or lossless). */
-function jpegSize(b: Uint8Array): { width: number; height: number } | undefined {
+function jpegSize(b: Uint8Array): { width: number; height: number; grey?: boolean } | undefined {
   let i = 2;
   while (i + 9 < b.length) {
-    if (b[i] !== 0xff) return undefined;
+    if (b[i] !== 0xff) {
+      // Extraneous bytes between segments: libjpeg skips them with a warning, and so do we.
+      i++;
+      continue;
+    }
     const marker = b[i + 1]!;
     if (marker === 0xff) {
       i++; // fill byte
       continue;
     }
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+    // 0xFF00 is not a marker (libjpeg discards it as extraneous data); SOI, TEM and RSTn have no length.
+    if (marker === 0x00 || marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
       i += 2;
       continue;
     }
     const length = (b[i + 2]! << 8) | b[i + 3]!;
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]! };
+    if (isSof) {
+      const size = { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]! };
+      return b[i + 9] === 1 ? { ...size, grey: true } : size;
+    }
     if (marker === 0xd9 || marker === 0xda || length < 2) return undefined;
     i += 2 + length;
   }
@@ -109,7 +130,16 @@ export function probeRaw(bodyBytes: number, sources: readonly RawGeometrySource[
   const width = pick('width');
   const height = pick('height');
   const format = pick('format')?.toLowerCase();
-  const stride = pick('stride');
+  // A stride describes rows of one width and pixel format: a source's stride is ignored when that same source states
+  // a width or format the request overrode (e.g. a configured stride for 416-wide bgr24 must not apply to a request
+  // that says ?width=640&format=rgb24).
+  const stride = sources.find(
+    (source) =>
+      source.stride !== undefined &&
+      source.stride !== '' &&
+      agrees(source.width, width) &&
+      agrees(source.format?.toLowerCase(), format),
+  )?.stride;
   const missing = [width === undefined && 'width', height === undefined && 'height', format === undefined && 'format']
     .filter(Boolean)
     .join(', ');
@@ -130,7 +160,8 @@ export function probeRaw(bodyBytes: number, sources: readonly RawGeometrySource[
   const w = parseDimension('width', width!);
   const h = parseDimension('height', height!);
   const minStride = rawFrameBytes(format, w, 1) - (format === 'yuv420p' ? 2 * Math.ceil(w / 2) : 0);
-  const s = stride === undefined ? minStride : parseDimension('stride', stride);
+  // A row of the widest frame in the widest format (65535 x 4 bytes) plus alignment padding.
+  const s = stride === undefined ? minStride : parseDimension('stride', String(stride), 65535 * 4 + 64);
   if (s < minStride) {
     throw new HxError('HX_ERR_MEDIA_RAW_PARAMS', `image/x-raw stride ${s} is less than ${minStride} (width x bytes)`);
   }
@@ -144,12 +175,16 @@ export function probeRaw(bodyBytes: number, sources: readonly RawGeometrySource[
   return { kind: 'raw', width: w, height: h, format, strideBytes: s };
 }
 
-function parseDimension(name: string, value: string): number {
+function agrees(stated: string | number | undefined, resolved: string | undefined): boolean {
+  return stated === undefined || stated === '' || String(stated) === resolved;
+}
+
+function parseDimension(name: string, value: string, max = 65535): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > 65535) {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max) {
     throw new HxError(
       'HX_ERR_MEDIA_RAW_PARAMS',
-      `image/x-raw ${name} "${value}" is not a whole number from 1 to 65535`,
+      `image/x-raw ${name} "${value}" is not a whole number from 1 to ${max}`,
     );
   }
   return n;

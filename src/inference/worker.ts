@@ -83,7 +83,7 @@ async function run(task: TaskMessage): Promise<void> {
 
 async function execute(task: TaskMessage, timings: { decodeMs: number; processMs: number; encodeMs: number }) {
   const entry = loaded.get(task.key);
-  if (entry === undefined) throw new HxError('HX_ERR_INTERNAL', `No processor for ${task.key}`);
+  if (entry === undefined) throw new HxError('HX_ERR_SERVER_INTERNAL', `No processor for ${task.key}`);
   let t = performance.now();
   // An annotated answer is drawn on the frame at the size it was received, so no reduced decode for it.
   const needs = task.render === undefined ? entry.needs : {};

@@ -13,7 +13,9 @@ export function readBody(stream: IncomingMessage, maxBytes: number): Promise<Uin
     return Promise.reject(tooLarge(maxBytes, `Content-Length ${length}`));
   }
   return new Promise<Uint8Array>((resolve, reject) => {
-    let buffer = new Uint8Array(length ?? Math.min(maxBytes, 256 * 1024));
+    // allocUnsafeSlow: an exactly-sized buffer that owns its ArrayBuffer (transferable), not zero-filled (every byte
+    // is written before use).
+    let buffer: Uint8Array = Buffer.allocUnsafeSlow(length ?? Math.min(maxBytes, 256 * 1024));
     let used = 0;
     const onData = (chunk: Buffer): void => {
       if (used + chunk.length > maxBytes) {
@@ -23,7 +25,7 @@ export function readBody(stream: IncomingMessage, maxBytes: number): Promise<Uin
         return;
       }
       if (used + chunk.length > buffer.length) {
-        const grown = new Uint8Array(Math.min(maxBytes, Math.max(buffer.length * 2, used + chunk.length)));
+        const grown = Buffer.allocUnsafeSlow(Math.min(maxBytes, Math.max(buffer.length * 2, used + chunk.length)));
         grown.set(buffer.subarray(0, used));
         buffer = grown;
       }
@@ -33,7 +35,7 @@ export function readBody(stream: IncomingMessage, maxBytes: number): Promise<Uin
     const onEnd = (): void => {
       cleanup();
       // Chunked bodies grew in steps; hand over an exact-size buffer so the worker gets exactly the body.
-      resolve(used === buffer.length ? buffer : buffer.slice(0, used));
+      resolve(used === buffer.length ? buffer : Uint8Array.prototype.slice.call(buffer, 0, used));
     };
     const onError = (error: Error): void => {
       cleanup();

@@ -35,7 +35,8 @@ export function toErrorResponse(
       statusCode: hx.status,
       code: hx.code,
       error: STATUS_CODES[hx.status] ?? 'Error',
-      message: hx.status >= 500 && hx.code === 'HX_ERR_INTERNAL' ? ERRORS.HX_ERR_INTERNAL.message : hx.message,
+      message:
+        hx.status >= 500 && hx.code === 'HX_ERR_SERVER_INTERNAL' ? ERRORS.HX_ERR_SERVER_INTERNAL.message : hx.message,
       requestId,
     },
   };
@@ -52,5 +53,5 @@ export function normalise(error: unknown): HxError {
   if (status === 413) return new HxError('HX_ERR_LIMIT_BODY_TOO_LARGE', undefined, { cause: error });
   if (status === 415) return new HxError('HX_ERR_MEDIA_UNSUPPORTED_TYPE', undefined, { cause: error });
   if (status >= 400 && status < 500) return new HxError('HX_ERR_HTTP_BAD_REQUEST', undefined, { cause: error });
-  return new HxError('HX_ERR_INTERNAL', undefined, { cause: error });
+  return new HxError('HX_ERR_SERVER_INTERNAL', undefined, { cause: error });
 }

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { SecureContextOptions } from 'node:tls';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -12,6 +15,10 @@ import type { Config } from '../config/defaults.js';
 import { HxError } from '../errors.js';
 import type { InferenceEngine } from '../inference/engine.js';
 import { type MediaInfo, probeEncoded, probeRaw, sniffKind } from '../inference/probe.js';
+import { Metrics, STAGES } from '../observability/metrics.js';
+import { Authenticator } from './auth/authenticator.js';
+import { authSettings } from './auth/settings.js';
+import type { AuthScheme } from './auth/types.js';
 import { readBody } from './body.js';
 import { toErrorResponse } from './error-response.js';
 import { isSupportedDeclaredType, parseMediaType, RAW_MEDIA_TYPE } from './media-type.js';
@@ -26,6 +33,8 @@ export interface ServerDeps {
 /** Per-request facts gathered along the stages, for the response, the log line and metrics. */
 interface RequestState {
   startedAt: number;
+  /** Counted in the in-flight total that a graceful shutdown waits for. */
+  counted?: boolean;
   receiveMs?: number;
   bytes?: number;
   code?: string;
@@ -48,16 +57,57 @@ const SAFE_ID = /^[\x21-\x7e]{1,128}$/;
 
 export interface HttpServer {
   app: FastifyInstance;
+  metrics: Metrics;
   /** Stop taking new work: readiness turns 503 and new inference requests get 503 + Retry-After. */
   startDraining(): void;
+  /** Resolves when no inference request is in flight (or after `timeoutMs`). */
+  idle(timeoutMs: number): Promise<void>;
+  /** Re-reads the TLS certificate, key and CA files; new connections use them, open ones keep theirs. */
+  reloadTls(): void;
+}
+
+/** PEM files read into the options Node's TLS layer takes. */
+export function readTlsFiles(
+  tls: Config['tls'],
+): SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } {
+  return {
+    cert: readFileSync(tls.certFile!),
+    key: readFileSync(tls.keyFile!),
+    minVersion: tls.minVersion,
+    ...(tls.caFile ? { ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: true } : {}),
+  };
 }
 
 /** Builds the HTTP front end (not listening yet). It knows routes, limits and media types, not models. */
 export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   const { config, engine } = deps;
   let draining = false;
+  let inFlight = 0;
+  const idleWaiters = new Set<() => void>();
+  const authenticator = new Authenticator(authSettings(config.auth));
+  const routeSchemes = new Map<string, readonly AuthScheme[]>(
+    config.routes.map((route) => [route.path, route.auth ?? config.auth.schemes]),
+  );
+  const metricsPath = config.metrics.enabled && config.metrics.port === 0 ? '/metrics' : undefined;
+  const metrics = new Metrics({
+    queued: () => engine.pool.queued,
+    busy: () => engine.pool.busy,
+    size: () => engine.pool.size,
+    ready: () => engine.ready && !draining,
+  });
+  const tlsEnabled = config.tls.certFile !== undefined;
+  const serverOptions = {
+    maxHeaderSize: config.maxHeaderBytes,
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.bodyTimeoutMs,
+    // How often Node checks the two timeouts above (its default, 30 s, would let a slow client linger).
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  };
 
   const app = Fastify({
+    ...(tlsEnabled ? { https: { ...readTlsFiles(config.tls), ...serverOptions } } : { http: serverOptions }),
+    requestTimeout: config.bodyTimeoutMs,
+    clientErrorHandler: answerClientError,
     loggerInstance: deps.logger,
     // One line per request is written by our onResponse hook, with stage timings and the error code.
     logController: new LogController({ disableRequestLogging: true }),
@@ -66,12 +116,12 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
       const id = req.headers[REQUEST_ID_HEADER];
       return typeof id === 'string' && SAFE_ID.test(id) ? id : randomUUID();
     },
-    // Pipelines hold one connection per extension node and may send a frame every 5 s (0.2 fps).
-    keepAliveTimeout: 65_000,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
   app.decorateRequest('hx', null as unknown as RequestState);
+  app.server.maxConnections = config.maxConnections;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => {
@@ -89,6 +139,25 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   app.addHook('onRequest', async (request, reply) => {
     request.hx = { startedAt: performance.now() };
     reply.header(REQUEST_ID_HEADER, request.id);
+    const path = request.routeOptions.url;
+    const schemes = path === undefined ? undefined : path === metricsPath ? metricsSchemes() : routeSchemes.get(path);
+    if (schemes !== undefined && schemes.length > 0) {
+      // Checked on headers alone, before the body is read: an unauthenticated client cannot make us buffer a frame.
+      const verdict = authenticator.check(
+        { method: request.method, url: request.url, headers: request.headers },
+        schemes,
+      );
+      if (!verdict.ok) {
+        const code = verdict.missing ? 'HX_ERR_AUTH_REQUIRED' : 'HX_ERR_AUTH_INVALID';
+        const headers: Record<string, string | string[]> = { 'www-authenticate': verdict.challenges };
+        if (hasLargeBody(request.raw)) headers.connection = 'close';
+        throw new HxError(code, undefined, { headers });
+      }
+    }
+    if (routeSchemes.has(path ?? '')) {
+      inFlight++;
+      request.hx.counted = true;
+    }
   });
 
   app.setErrorHandler((error, request, reply) => sendError(reply, request, error));
@@ -96,9 +165,34 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     sendError(reply, request, new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.url.split('?')[0]}`)),
   );
 
+  const leave = (request: FastifyRequest): void => {
+    if (request.hx?.counted !== true) return;
+    request.hx.counted = false;
+    inFlight--;
+    if (inFlight === 0) for (const wake of idleWaiters) wake();
+  };
+  app.addHook('onRequestAbort', async (request) => leave(request));
+
   app.addHook('onResponse', async (request, reply) => {
+    leave(request);
     const s = request.hx;
     if (s === null || s === undefined) return;
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observeRequest({
+      route,
+      method: request.method,
+      status: reply.statusCode,
+      durationSeconds: (performance.now() - s.startedAt) / 1000,
+      code: s.code,
+    });
+    if (s.receiveMs !== undefined) metrics.observeStage('receive', s.processor ?? 'none', s.receiveMs / 1000);
+    if (s.timings !== undefined) {
+      const processor = s.processor ?? 'none';
+      for (const stage of STAGES) {
+        if (stage === 'receive') continue;
+        metrics.observeStage(stage, processor, s.timings[`${stage}Ms`] / 1000);
+      }
+    }
     const fields = {
       method: request.method,
       route: request.routeOptions.url ?? request.url.split('?')[0],
@@ -122,6 +216,13 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     if (reply.statusCode >= 500) request.log.error(fields, 'request failed');
     else request.log.info(fields, 'request');
   });
+
+  if (metricsPath !== undefined) {
+    app.get(metricsPath, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+  }
+  function metricsSchemes(): readonly AuthScheme[] {
+    return config.metrics.auth ? config.auth.schemes : [];
+  }
 
   // Health: never behind auth, never queued.
   app.get('/health/live', async (_request, reply) => reply.send({ status: 'live' }));
@@ -151,8 +252,9 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     const state = request.hx;
     state.processor = engine.processorOf(key);
     if (draining) {
+      // Connection: close sends the client's next frame to another instance.
       throw new HxError('HX_ERR_CAPACITY_DRAINING', undefined, {
-        headers: { 'retry-after': String(engine.pool.retryAfterSeconds()) },
+        headers: { 'retry-after': String(engine.pool.retryAfterSeconds()), connection: 'close' },
       });
     }
     const body = request.body instanceof Uint8Array ? request.body : new Uint8Array(0);
@@ -182,6 +284,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     });
     state.timings = outcome.timings;
     state.inferences = outcome.inferenceCount;
+    metrics.observeInferences(outcome.processor, outcome.labels);
     if (outcome.image !== undefined) {
       return reply.code(200).type(outcome.image.mediaType).send(Buffer.from(outcome.image.bytes));
     }
@@ -218,7 +321,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
     const response = toErrorResponse(error, request.id);
     if (request.hx) request.hx.code = response.body.code;
-    if (response.status >= 500 && response.body.code === 'HX_ERR_INTERNAL') {
+    if (response.status >= 500 && response.body.code === 'HX_ERR_SERVER_INTERNAL') {
       request.log.error({ err: error, reqId: request.id }, 'internal error');
     }
     return reply.code(response.status).headers(response.headers).send(response.body);
@@ -229,12 +332,63 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     app.log.error({ reqId: requestId, code, detail }, 'processor error'),
   );
 
+  /** Node's own protocol errors (before a request exists): answered in our JSON shape, then the socket closes. */
+  function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const code =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HX_ERR_HTTP_HEADERS_TOO_LARGE'
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'HX_ERR_HTTP_BODY_TIMEOUT'
+          : 'HX_ERR_HTTP_BAD_REQUEST';
+    const response = toErrorResponse(new HxError(code), randomUUID());
+    metrics.observeRequest({
+      route: 'unmatched',
+      method: 'unknown',
+      status: response.status,
+      durationSeconds: 0,
+      code,
+    });
+    const body = JSON.stringify(response.body);
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${response.status} ${response.body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  }
+
   return {
     app,
+    metrics,
     startDraining: () => {
       draining = true;
     },
+    idle: (timeoutMs: number) =>
+      new Promise<void>((resolve) => {
+        if (inFlight === 0) return resolve();
+        const done = (): void => {
+          clearTimeout(timer);
+          idleWaiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        idleWaiters.add(done);
+      }),
+    reloadTls: () => {
+      if (!tlsEnabled) return;
+      (app.server as unknown as { setSecureContext(options: SecureContextOptions): void }).setSecureContext(
+        readTlsFiles(config.tls),
+      );
+    },
   };
+}
+
+/** A body we would rather not read after refusing a request: closing is cheaper than draining it. */
+function hasLargeBody(req: IncomingMessage): boolean {
+  const length = Number(req.headers['content-length'] ?? 0);
+  return req.headers['transfer-encoding'] !== undefined || length > 1024 * 1024;
 }
 
 function header(value: string | string[] | undefined): string | undefined {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { Ajv } from 'ajv';
 import { Agent, request } from 'undici';
 import { validateResponse } from '../../src/schema/validate.js';
@@ -74,4 +75,28 @@ export function assertError(answer: Answer, status: number, code: string): void 
 
 export function fixture(path: string): Buffer {
   return readFileSync(new URL(`../../../test/fixtures/${path}`, import.meta.url));
+}
+
+/** Sends raw bytes on a fresh connection and returns everything the server answers until it closes or `untilMs`. */
+export function rawExchange(port: number, chunks: Array<string | Buffer>, untilMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    const timer = setTimeout(() => socket.destroy(), untilMs);
+    socket.on('data', (d) => {
+      received += d.toString('latin1');
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // The server may reset a connection whose body it refused; what it answered first still counts.
+      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return;
+      reject(error);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.on('connect', () => {
+      for (const chunk of chunks) socket.write(chunk);
+    });
+  });
 }

@@ -1,5 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { type RunningServer, startServer } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/load.js';
+
+/** The example plug-in, loaded by path as a user's processor is. */
+export const EXAMPLE = fileURLToPath(new URL('../../../examples/average-color/processor.js', import.meta.url));
 
 /** A test double processor by file name in test/doubles/ (compiled next to this file). */
 export function doubleUrl(name: string): string {

@@ -1,4 +1,5 @@
 import { type Frame, luma601, readRowRgb } from '../../inference/frame.js';
+import { FORMAT_SPECS } from '../../inference/pixel-format.js';
 
 export interface Region {
   x: number;
@@ -11,18 +12,17 @@ export interface Region {
  * Finds the picture inside the black bars a pipeline adds in `pad` mode (letterbox above/below or pillarbox
  * left/right, centred). A side counts as bars only when the opposite side has bars of about the same size, so a
  * dark sky or a dark wall is not mistaken for padding; a frame that is dark all over has no bars.
+ * Only bar pixels and the first picture pixel of each line are read, so a frame without bars costs a few reads.
  */
 export function findBars(frame: Frame, barMaxLuma: number): Region {
   const { width, height } = frame;
-  const row = new Uint8Array(width * 3);
-  const isBar = (o: number): boolean => luma601(row[o]!, row[o + 1]!, row[o + 2]!) <= barMaxLuma;
-
-  // Rows: how many full-bar rows from the top and from the bottom.
+  const isBar = barTest(frame, barMaxLuma);
   const barRow = (y: number): boolean => {
-    readRowRgb(frame, y, row);
-    for (let o = 0; o < width * 3; o += 3) if (!isBar(o)) return false;
+    for (let x = 0; x < width; x++) if (!isBar(x, y)) return false;
     return true;
   };
+
+  // Rows: how many full-bar rows from the top and from the bottom.
   let top = 0;
   while (top < height && barRow(top)) top++;
   if (top === height) return { x: 0, y: 0, width, height };
@@ -37,12 +37,11 @@ export function findBars(frame: Frame, barMaxLuma: number): Region {
   let left = width;
   let right = width;
   for (let y = top; y < height - bottom && (left > 0 || right > 0); y++) {
-    readRowRgb(frame, y, row);
     let l = 0;
-    while (l < left && isBar(l * 3)) l++;
+    while (l < left && isBar(l, y)) l++;
     left = l;
     let r = 0;
-    while (r < right && r < width - l && isBar((width - 1 - r) * 3)) r++;
+    while (r < right && r < width - l && isBar(width - 1 - r, y)) r++;
     right = r;
   }
   if (!balanced(left, right, width) || left + right >= width) {
@@ -50,6 +49,30 @@ export function findBars(frame: Frame, barMaxLuma: number): Region {
     right = 0;
   }
   return { x: left, y: top, width: width - left - right, height: height - top - bottom };
+}
+
+/** A per-pixel "is this bar?" test: direct byte reads for packed formats, a converted row cache for the others. */
+function barTest(frame: Frame, barMaxLuma: number): (x: number, y: number) => boolean {
+  const spec = FORMAT_SPECS[frame.format];
+  const { data, offset, stride } = frame;
+  // Integer BT.601 weights (x1000), as in the mean.
+  const limit = barMaxLuma * 1000;
+  if (spec.kind === 'packed') {
+    const { bytesPerPixel: n, r, g, b } = spec;
+    return (x, y) => {
+      const i = offset + y * stride + x * n;
+      return 299 * data[i + r]! + 587 * data[i + g]! + 114 * data[i + b]! <= limit;
+    };
+  }
+  const row = new Uint8Array(frame.width * 3);
+  let cached = -1;
+  return (x, y) => {
+    if (y !== cached) {
+      readRowRgb(frame, y, row);
+      cached = y;
+    }
+    return luma601(row[x * 3]!, row[x * 3 + 1]!, row[x * 3 + 2]!) * 1000 <= limit;
+  };
 }
 
 /** Centred padding: both sides have bars, within 2% of the dimension (JPEG ringing blurs the edge by a few pixels). */

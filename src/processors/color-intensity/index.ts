@@ -1,4 +1,4 @@
-import { type Frame, luma601, readRowRgb } from '../../inference/frame.js';
+import { type Frame, readRowRgb } from '../../inference/frame.js';
 import { FORMAT_SPECS } from '../../inference/pixel-format.js';
 import type { Inference } from '../../schema/inference.js';
 import { defineProcessor, rejectUnknownOptions } from '../processor.js';
@@ -103,6 +103,6 @@ export function meanLuma(frame: Frame, region: Region): number {
       }
     }
   }
-  const count = region.width * region.height;
-  return luma601(sumR / count, sumG / count, sumB / count);
+  // Integer weights keep the sum exact (a flat 127 frame is 127, not 126.99999999999999).
+  return (299 * sumR + 587 * sumG + 114 * sumB) / (1000 * region.width * region.height);
 }

@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# httpextension container image.
+#
+#   docker build -t httpextension .
+#   docker run -d -p 5001:5001 --name httpextension httpextension -p 5001
+#
+# Three stages so that the final image holds production dependencies and compiled JavaScript only: no TypeScript,
+# no Biome, no npm cache, no sources. docs/deploy.md explains every choice; deploy/image/test-image.sh builds and
+# checks this file in CI from a base image made locally (no registry is reachable there).
+
+# Any Debian-based Node LTS image with glibc: sharp and @napi-rs/image ship prebuilt linux-x64/arm64 gnu binaries.
+ARG BASE_IMAGE=node:24-bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+# Lockfile first: this layer stays cached while only sources change. --ignore-scripts because `prepare` would run
+# tsc before the sources are here; no dependency needs an install script (the only one in the lockfile,
+# onnxruntime-node's, fetches optional CUDA binaries from outside the registry: the CPU runtime is in the package).
+COPY package.json package-lock.json ./
+# Optional build secrets for networks that reach the npm registry only through their own proxy or mirror:
+#   --secret id=npmrc,src=PATH (a user .npmrc: registry=, cafile=/run/secrets/npm_ca, ...)
+#   --secret id=npm_ca,src=PATH (a CA bundle). Secrets stay out of every layer; absent, the mounts are empty.
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npm_ca,target=/run/secrets/npm_ca \
+    npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json
+
+FROM ${BASE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; the cache is left behind with this stage. --ignore-scripts also skips the chmod of
+# an ffmpeg binary shipped in an npm package (the pipeline runner's): the non-root process could not fix that at run
+# time in files owned by root, so it is done here (a no-op without that package).
+RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npm_ca,target=/run/secrets/npm_ca \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && find node_modules -path '*@ffmpeg-installer/*' -name ffmpeg -type f -exec chmod 0755 {} +
+
+FROM ${BASE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY package.json ./
+COPY deploy/image/healthcheck.mjs ./healthcheck.mjs
+# A numeric user (the base image's `node`, uid 1000) so that Kubernetes' runAsNonRoot can verify it; the app files
+# stay owned by root and read-only to the process.
+USER 1000:1000
+EXPOSE 5001
+# The check reads the port from PID 1's own flags (-p/--port), else HX_PORT, else 5001: `IMAGE -p 6000` stays healthy.
+HEALTHCHECK --interval=15s --timeout=4s --start-period=30s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
+# Exec form, no shell, no npm: node is PID 1 and receives SIGTERM itself; the CLI drains for shutdownGraceMs
+# (default 10 s), so give `docker stop -t` more than that.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+CMD ["serve"]

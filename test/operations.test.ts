@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startCli } from './helpers/cli.js';
+import { assertError, fixture, get, post, rawExchange } from './helpers/http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const jpeg = fixture('frames/messi_416.jpg');
+const behave = fileURLToPath(new URL('./doubles/behave.js', import.meta.url));
+
+describe('metrics', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ workers: 1 });
+  });
+  after(() => server.close());
+
+  test('/metrics has requests by route and status, stage histograms, queue and worker gauges, inferences, rejections', async () => {
+    assert.equal((await post(server.at('/score'), jpeg)).status, 200);
+    assert.equal((await post(server.at('/nowhere'), jpeg)).status, 404);
+    const answer = await get(server.at('/metrics'));
+    assert.equal(answer.status, 200);
+    assert.match(String(answer.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const text = answer.text;
+    assert.match(text, /httpextension_requests_total\{route="\/score",method="POST",status="200"\} 1/);
+    assert.match(text, /httpextension_requests_total\{route="unmatched",method="POST",status="404"\} 1/);
+    for (const stage of ['receive', 'queue', 'decode', 'process', 'encode']) {
+      assert.match(
+        text,
+        new RegExp(`httpextension_stage_duration_seconds_count\\{stage="${stage}",processor="colorIntensity"\\} 1`),
+      );
+    }
+    assert.match(
+      text,
+      /httpextension_inferences_total\{processor="colorIntensity",type="classification",label="dark"\} 1/,
+    );
+    assert.match(text, /httpextension_rejected_requests_total\{reason="HX_ERR_HTTP_NOT_FOUND"\} 1/);
+    assert.match(text, /^httpextension_queue_depth 0$/m);
+    assert.match(text, /^httpextension_workers_busy 0$/m);
+    assert.match(text, /^httpextension_workers 1$/m);
+    assert.match(text, /^httpextension_ready 1$/m);
+    assert.match(text, /^httpextension_process_cpu_seconds_total /m);
+    assert.match(text, /httpextension_request_duration_seconds_bucket\{le="0.005",route="\/score"\}/);
+  });
+});
+
+describe('metrics placement', () => {
+  test('on its own port, and behind auth when asked', async () => {
+    const server = await startTestServer(
+      { workers: 1, metrics: { enabled: true, port: 0, auth: true } },
+      { env: { HX_AUTH: 'bearer', HX_AUTH_TOKEN: 'metrics-token' } },
+    );
+    try {
+      assertError(await post(server.at('/metrics'), '', {}, 'GET'), 401, 'HX_ERR_AUTH_REQUIRED');
+      const ok = await get(server.at('/metrics'), { authorization: 'Bearer metrics-token' });
+      assert.equal(ok.status, 200);
+    } finally {
+      await server.close();
+    }
+    const separate = await startTestServer({ workers: 1, metrics: { enabled: true, port: 0, auth: false } });
+    try {
+      assert.equal((await get(separate.at('/metrics'))).status, 200);
+    } finally {
+      await separate.close();
+    }
+  });
+});
+
+describe('logs', () => {
+  test('one JSON line per request with the request id, route, status, bytes, stage timings and the error code', async () => {
+    const server = await startCli(['--workers', '1', '--log-level', 'info']);
+    try {
+      const id = 'c0ffee00-1111-2222-3333-444455556666';
+      assert.equal((await post(`${server.url}/score?cam=2`, jpeg, { 'x-ms-client-request-id': id })).status, 200);
+      assert.equal((await post(`${server.url}/nowhere`, jpeg, { 'x-ms-client-request-id': 'missing-1' })).status, 404);
+      for (let i = 0; i < 100 && !server.output().includes('"reqId":"missing-1"'); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const ok = lines.filter((line) => line.reqId === id);
+      assert.equal(ok.length, 1);
+      assert.equal(ok[0]!.msg, 'request');
+      assert.equal(ok[0]!.route, '/score');
+      assert.equal(ok[0]!.status, 200);
+      assert.equal(ok[0]!.bytes, jpeg.length);
+      assert.equal(ok[0]!.processor, 'colorIntensity');
+      assert.deepEqual(Object.keys(ok[0]!.stages as object), ['receive', 'queue', 'decode', 'process', 'encode']);
+      const missing = lines.find((line) => line.reqId === 'missing-1')!;
+      assert.equal(missing.status, 404);
+      assert.equal(missing.code, 'HX_ERR_HTTP_NOT_FOUND');
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('SIGTERM: not ready, new requests 503 + Retry-After, every accepted request answered, exit 0', async () => {
+    const server = await startCli(['--workers', '2', '--route', `/behave=${behave}`, '--shutdown-grace-ms', '8000']);
+    const accepted = Array.from({ length: 6 }, () => post(`${server.url}/behave?do=slow&ms=600`, jpeg));
+    await new Promise((r) => setTimeout(r, 150));
+    const exited = server.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    const ready = await get(`${server.url}/health/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal((ready.json as { code: string }).code, 'HX_ERR_CAPACITY_DRAINING');
+    const late = await post(`${server.url}/behave`, jpeg);
+    assertError(late, 503, 'HX_ERR_CAPACITY_DRAINING');
+    assert.equal(late.headers.connection, 'close');
+    const answers = await Promise.all(accepted);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+    assert.equal(await exited, 0);
+  });
+});
+
+describe('hostile clients', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      workers: 1,
+      headersTimeoutMs: 500,
+      bodyTimeoutMs: 800,
+      maxConnections: 4,
+      maxHeaderBytes: 4096,
+    });
+  });
+  after(() => server.close());
+
+  test('a client that sends its headers too slowly gets 408 and the connection is closed', async () => {
+    const answer = await rawExchange(server.port, ['POST /score HTTP/1.1\r\nHost: x\r\n'], 5000);
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"code":"HX_ERR_HTTP_BODY_TIMEOUT"/);
+  });
+
+  test('a body shorter than its Content-Length times out with 408', async () => {
+    const answer = await rawExchange(
+      server.port,
+      ['POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n', Buffer.alloc(10)],
+      5000,
+    );
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+  });
+
+  test('a body longer than its Content-Length: the surplus is a malformed request, answered 400 and closed', async () => {
+    const answer = await rawExchange(
+      server.port,
+      [
+        'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 4\r\n\r\n',
+        'ABCDEFGHIJKL\r\n\r\n',
+      ],
+      5000,
+    );
+    // Node parses the surplus before the first answer is ready, so the connection ends with one 400 for it.
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /"code":"HX_ERR_HTTP_BAD_REQUEST"/);
+    assert.match(answer, /Connection: close/i);
+    assert.equal((await post(server.at('/score'), jpeg)).status, 200);
+  });
+
+  test('oversized headers get 431', async () => {
+    const answer = await rawExchange(server.port, [
+      `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
+    ]);
+    assert.match(answer, /^HTTP\/1\.1 431 /);
+    assert.match(answer, /"code":"HX_ERR_HTTP_HEADERS_TOO_LARGE"/);
+  });
+
+  test('connections over maxConnections are closed on arrival; the server serves again when some go', async () => {
+    const net = await import('node:net');
+    const open = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<import('node:net').Socket>((resolve) => {
+            const socket = net.connect(server.port, '127.0.0.1', () => resolve(socket));
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await rawExchange(server.port, ['GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n'], 1000);
+    assert.equal(refused, '');
+    for (const socket of open) socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const served = await rawExchange(server.port, [
+      'GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ]);
+    assert.match(served, /^HTTP\/1\.1 200 /);
+  });
+});
