@@ -14,7 +14,8 @@ ARG BASE_IMAGE=node:24-bookworm-slim
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 # Lockfile first: this layer stays cached while only sources change. --ignore-scripts because `prepare` would run
-# tsc before the sources are here; no dependency needs an install script (the lockfile has no hasInstallScript).
+# tsc before the sources are here; no dependency needs an install script (the only one in the lockfile,
+# onnxruntime-node's, fetches optional CUDA binaries from outside the registry: the CPU runtime is in the package).
 COPY package.json package-lock.json ./
 # Optional build secrets for networks that reach the npm registry only through their own proxy or mirror:
 #   --secret id=npmrc,src=PATH (a user .npmrc: registry=, cafile=/run/secrets/npm_ca, ...)
@@ -30,10 +31,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only; the cache is left behind with this stage. --ignore-scripts also skips the chmod of
 # an ffmpeg binary shipped in an npm package (the pipeline runner's): the non-root process could not fix that at run
-# time in files owned by root, so it is done here (a no-op without that package).
+# time in files owned by root, so it is done here (a no-op without that package). ONNX Runtime ships binaries for
+# five platforms (290 MB): only this platform's stays; of @vladmandic/human's models only objectDetection's
+# CenterNet is kept.
 RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npm_ca,target=/run/secrets/npm_ca \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
-    && find node_modules -path '*@ffmpeg-installer/*' -name ffmpeg -type f -exec chmod 0755 {} +
+    && find node_modules -path '*@ffmpeg-installer/*' -name ffmpeg -type f -exec chmod 0755 {} + \
+    && arch="$(node -p process.arch)" \
+    && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -path "*/linux/${arch}" -exec rm -rf {} + \
+    && find node_modules/@vladmandic/human/models -type f ! -name 'centernet.*' -delete
 
 FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production

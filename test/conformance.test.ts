@@ -3,7 +3,10 @@
  * A new processor is covered by being registered.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { decodeFrame } from '../src/inference/decode.js';
@@ -15,6 +18,7 @@ import { BUILT_IN_PROCESSORS, loadProcessor, resolveProcessorUrl } from '../src/
 import type { Inference, Rectangle } from '../src/schema/inference.js';
 import { validateInferences } from '../src/schema/validate.js';
 import { fixture } from './helpers/http.js';
+import { writeTestModels } from './helpers/onnx-models.js';
 import { EXAMPLE } from './helpers/server.js';
 
 async function frames(): Promise<Array<[string, Frame]>> {
@@ -36,6 +40,17 @@ async function frames(): Promise<Array<[string, Frame]>> {
     ['1920x1440 JPEG', await decodeFrame(big, probeEncoded(big), { maxReduction: 8, minReducedPixels: 16_384 })],
   ];
 }
+
+/**
+ * Options a processor needs to run at all: `onnx` serves a model directory, here the tiny YOLOv8 test model
+ * written at test time. Every other processor runs on its defaults.
+ */
+const modelsRoot = mkdtempSync(join(tmpdir(), 'hx-conformance-'));
+writeTestModels(modelsRoot);
+after(() => rmSync(modelsRoot, { recursive: true, force: true }));
+const REQUIRED_OPTIONS: Record<string, Record<string, unknown>> = {
+  onnx: { model: 'yolov8', modelsDir: modelsRoot },
+};
 
 const candidates: Array<[string, string]> = [
   ...BUILT_IN_PROCESSORS.map((name): [string, string] => [name, resolveProcessorUrl(name)]),
@@ -59,22 +74,29 @@ for (const [label, url] of candidates) {
       assert.ok(definition.description.length > 0);
     });
 
+    const required = REQUIRED_OPTIONS[label] ?? {};
+
     test('default options are valid; junk options are refused', () => {
-      definition.parseOptions({});
-      assert.throws(() => definition.parseOptions({ noSuchOption: 1 }));
+      definition.parseOptions(required);
+      assert.throws(() => definition.parseOptions({ ...required, noSuchOption: 1 }), /noSuchOption/);
     });
 
     test('answers schema-valid inferences (or none) on every kind of frame, boxes inside the image', async () => {
-      const options = definition.parseOptions({});
+      const options = definition.parseOptions(required);
       const instance = await definition.create(options, { workerId: 0 });
       try {
         for (const [name, frame] of await frames()) {
           const needs = definition.frameRequirements?.(options) ?? {};
           assert.ok([undefined, 1, 2, 4, 8].includes(needs.maxReduction), `${name}: maxReduction`);
-          const output = await instance.process(frame, { requestId: 'conformance', route: '/x', query: {} });
-          assert.ok(Array.isArray(output), `${name}: returns an array`);
-          assert.deepEqual(validateInferences(output), [], `${name}: schema-valid`);
-          for (const inference of output) checkNumbers(inference, name);
+          // Twice in one stream: a stateful processor (motion) answers from the second frame on.
+          for (let i = 0; i < 2; i++) {
+            const request = { requestId: 'conformance', route: '/x', query: {}, stream: name };
+            const output = await instance.process(frame, request);
+            assert.ok(Array.isArray(output), `${name}: returns an array`);
+            assert.deepEqual(validateInferences(output), [], `${name}: schema-valid`);
+            for (const inference of output) checkNumbers(inference, name);
+            checkIds(output, name);
+          }
         }
       } finally {
         await instance.dispose?.();
@@ -82,6 +104,15 @@ for (const [label, url] of candidates) {
       }
     });
   });
+}
+
+/** Inference ids are unique within an answer and related ids point into the same answer. */
+function checkIds(output: Inference[], where: string): void {
+  const ids = output.flatMap((inference) => (inference.inferenceId === undefined ? [] : [inference.inferenceId]));
+  assert.equal(new Set(ids).size, ids.length, `${where}: inference ids are unique`);
+  for (const inference of output) {
+    for (const related of inference.relatedInferences ?? []) assert.ok(ids.includes(related), `${where}: ${related}`);
+  }
 }
 
 function checkNumbers(inference: Inference, where: string): void {

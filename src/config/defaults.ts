@@ -6,6 +6,8 @@ export interface RouteConfig {
   processor: string;
   /** Options for the processor, validated by it at boot. */
   options: Record<string, unknown>;
+  /** Answer every request with the frame and its inferences drawn (image/jpeg) instead of JSON: the vendor's /annotate. */
+  annotate?: boolean;
   /** Auth schemes for this route, overriding the server's (`[]` makes it open). */
   auth?: AuthSchemeName[];
 }
@@ -85,7 +87,13 @@ export interface Config {
   metrics: MetricsConfig;
 }
 
-export const DEFAULT_ROUTES: RouteConfig[] = [{ path: '/score', processor: 'colorIntensity', options: {} }];
+export const DEFAULT_ROUTES: RouteConfig[] = [
+  { path: '/score', processor: 'colorIntensity', options: {} },
+  { path: '/detect', processor: 'objectDetection', options: {} },
+  { path: '/annotate', processor: 'objectDetection', options: {}, annotate: true },
+  { path: '/motion', processor: 'motion', options: {} },
+  { path: '/ocr', processor: 'ocr', options: {} },
+];
 
 export const DEFAULTS: Config = {
   host: '0.0.0.0',

@@ -49,6 +49,7 @@ export const configSchema = {
           path: { type: 'string', pattern: '^/[^?#\\s]*$' },
           processor: { type: 'string', minLength: 1 },
           options: { type: 'object', default: {} },
+          annotate: { type: 'boolean' },
           auth: schemes,
         },
       },

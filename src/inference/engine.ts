@@ -1,5 +1,6 @@
 import { HxError } from '../errors.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
+import { parseFilters } from './filters.js';
 import type { WorkerProcessorSpec } from './messages.js';
 import { type TaskInput, type TaskResult, WorkerPool } from './pool.js';
 
@@ -21,6 +22,8 @@ export interface EngineOptions {
 export interface InferenceOutcome {
   /** Serialised `{"inferences":[...]}`, or undefined for "no result". */
   json: string | undefined;
+  /** The annotated frame, when the task asked for `render`. */
+  image?: { mediaType: string; bytes: Uint8Array };
   inferenceCount: number;
   labels: Array<[string, string]>;
   timings: { queueMs: number; decodeMs: number; processMs: number; encodeMs: number };
@@ -34,10 +37,13 @@ export interface InferenceOutcome {
 export class InferenceEngine {
   readonly pool: WorkerPool;
   private readonly processorByKey: ReadonlyMap<string, string>;
+  /** Route keys whose processor keeps per-stream state: their tasks are pinned to a worker by stream. */
+  private readonly statefulKeys: ReadonlySet<string>;
 
-  private constructor(pool: WorkerPool, processorByKey: Map<string, string>) {
+  private constructor(pool: WorkerPool, processorByKey: Map<string, string>, statefulKeys: Set<string>) {
     this.pool = pool;
     this.processorByKey = processorByKey;
+    this.statefulKeys = statefulKeys;
   }
 
   /**
@@ -48,6 +54,7 @@ export class InferenceEngine {
     const problems: string[] = [];
     const specs: WorkerProcessorSpec[] = [];
     const names = new Map<string, string>();
+    const stateful = new Set<string>();
     for (const route of options.routes) {
       try {
         const moduleUrl = resolveProcessorUrl(route.processor, options.baseDir);
@@ -55,6 +62,7 @@ export class InferenceEngine {
         definition.parseOptions(route.options);
         specs.push({ key: route.path, moduleUrl, options: route.options });
         names.set(route.path, definition.name);
+        if (definition.stateful === true) stateful.add(route.path);
       } catch (error) {
         problems.push(`route ${route.path} (${route.processor}): ${(error as Error).message}`);
       }
@@ -68,7 +76,7 @@ export class InferenceEngine {
       processors: specs,
       ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
     });
-    return new InferenceEngine(pool, names);
+    return new InferenceEngine(pool, names, stateful);
   }
 
   start(): Promise<void> {
@@ -83,11 +91,17 @@ export class InferenceEngine {
     return this.processorByKey.get(key);
   }
 
-  async infer(input: TaskInput): Promise<InferenceOutcome> {
-    const result: TaskResult = await this.pool.run(input);
+  async infer(input: Omit<TaskInput, 'affinity'>): Promise<InferenceOutcome> {
+    // A malformed filter is the client's mistake: answer 400 now rather than after a queue wait.
+    parseFilters(input.query);
+    const affinity = this.statefulKeys.has(input.key) ? `${input.key}\n${input.stream ?? ''}` : undefined;
+    const result: TaskResult = await this.pool.run({ ...input, affinity });
     if (!result.ok) throw HxError.fromPlain(result.error);
     return {
       json: result.json,
+      ...(result.image
+        ? { image: { mediaType: result.image.mediaType, bytes: new Uint8Array(result.image.bytes) } }
+        : {}),
       inferenceCount: result.inferenceCount,
       labels: result.labels,
       timings: { queueMs: result.queueMs, ...result.timings },

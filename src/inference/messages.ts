@@ -1,4 +1,5 @@
 import type { PlainError } from '../errors.js';
+import type { ANNOTATED_MEDIA_TYPE } from './annotate.js';
 import type { MediaInfo } from './probe.js';
 
 /** Plain message types between the pool (main thread) and its workers. Nothing here may hold a class instance. */
@@ -25,6 +26,10 @@ export interface TaskMessage {
   media: MediaInfo;
   query: Record<string, string>;
   requestId: string;
+  /** The stream the frame belongs to (stateful processors key their state by it); '' when the client named none. */
+  stream: string;
+  /** Answer the frame with its inferences drawn, in this media type, instead of JSON. */
+  render?: typeof ANNOTATED_MEDIA_TYPE;
 }
 
 /** Stage durations measured in the worker, in milliseconds. */
@@ -39,6 +44,8 @@ export type TaskOutcome =
       ok: true;
       /** The JSON answer, already serialised in the worker; undefined when there is no result (204). */
       json: string | undefined;
+      /** Set instead of `json` when the task asked for `render`: the encoded image, transferred back. */
+      image?: { mediaType: string; bytes: ArrayBuffer };
       inferenceCount: number;
       /** type/tag pairs, for metrics */
       labels: Array<[string, string]>;

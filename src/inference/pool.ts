@@ -20,6 +20,15 @@ export interface TaskInput {
   media: MediaInfo;
   query: Record<string, string>;
   requestId: string;
+  /** See TaskMessage.stream. */
+  stream?: string;
+  /** See TaskMessage.render. */
+  render?: TaskMessage['render'];
+  /**
+   * Tasks with the same key always run on the same worker, in arrival order (state kept between frames of a
+   * stream). Undefined: any free worker.
+   */
+  affinity?: string | undefined;
   /** Absolute deadline (performance.now() ms): past it, the task is dropped or its worker recycled. */
   deadline: number;
   /** Aborting removes a queued task; a running one finishes and its result is discarded. */
@@ -40,6 +49,8 @@ interface PendingTask {
   onAbort: (() => void) | undefined;
   slot?: Slot;
   startedAt?: number;
+  /** The only slot that may run this task (affinity), else any. */
+  slotId: number | undefined;
 }
 
 interface Slot {
@@ -106,7 +117,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     if (!this.ready && this.slots.every((slot) => !slot.ready)) {
       return Promise.reject(this.capacityError('HX_ERR_CAPACITY_NOT_READY'));
     }
-    const free = this.slots.find((slot) => slot.ready && slot.task === undefined);
+    const slotId = input.affinity === undefined ? undefined : affinitySlot(input.affinity, this.size);
+    // A task bound to a slot waits behind that slot's earlier tasks, even if the slot is idle right now, so that
+    // frames of one stream are processed in the order they arrived.
+    const free = this.slots.find(
+      (slot) =>
+        slot.ready &&
+        slot.task === undefined &&
+        (slotId === undefined || (slot.id === slotId && !this.queue.some((t) => t.slotId === slotId))),
+    );
     if (free === undefined && this.queue.length >= this.options.maxQueued) {
       return Promise.reject(this.capacityError('HX_ERR_CAPACITY_QUEUE_FULL'));
     }
@@ -122,6 +141,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
           media: input.media,
           query: input.query,
           requestId: input.requestId,
+          stream: input.stream ?? '',
+          ...(input.render ? { render: input.render } : {}),
         },
         transfer: [body.buffer as ArrayBuffer],
         enqueuedAt: performance.now(),
@@ -130,6 +151,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         timer: setTimeout(() => this.expire(task), Math.max(0, input.deadline - performance.now())),
         signal: input.signal,
         onAbort: undefined,
+        slotId,
       };
       if (input.signal !== undefined) {
         task.onAbort = () => this.abandon(task);
@@ -220,9 +242,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   private pump(slot: Slot): void {
     while (slot.ready && slot.task === undefined && !this.closed) {
-      const next = this.queue.shift();
-      if (next === undefined) return;
-      this.dispatch(slot, next);
+      const index = this.queue.findIndex((task) => task.slotId === undefined || task.slotId === slot.id);
+      if (index < 0) return;
+      const [next] = this.queue.splice(index, 1);
+      this.dispatch(slot, next!);
     }
   }
 
@@ -294,6 +317,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   ): HxError {
     return new HxError(code, undefined, { headers: { 'retry-after': String(this.retryAfterSeconds()) } });
   }
+}
+
+/** FNV-1a of the key, modulo the pool size: stable for the life of the pool (a replaced worker keeps its slot). */
+export function affinitySlot(key: string, size: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % size;
 }
 
 /** A view that owns its whole ArrayBuffer can be transferred; a slice of a shared one is copied once. */

@@ -10,7 +10,9 @@ import type { Processor, ProcessorDefinition } from '../processors/processor.js'
 import { loadProcessor } from '../processors/registry.js';
 import type { Inference } from '../schema/inference.js';
 import { validateInferences, validator } from '../schema/validate.js';
+import { annotate } from './annotate.js';
 import { decodeFrame } from './decode.js';
+import { applyFilters, parseFilters } from './filters.js';
 import type { TaskMessage, TaskOutcome, WorkerInit, WorkerMessage } from './messages.js';
 
 interface Loaded {
@@ -30,11 +32,20 @@ function post(message: WorkerMessage): void {
 async function start(): Promise<void> {
   try {
     validator();
+    // Routes with the same processor and options (e.g. /detect and /annotate) share one instance: one model in memory.
+    // Stateful processors are not shared: each route keeps its own per-stream state.
+    const shared = new Map<string, Loaded>();
     for (const spec of init.processors) {
-      const definition = await loadProcessor(spec.moduleUrl);
-      const options = definition.parseOptions(spec.options);
-      const instance = await definition.create(options, { workerId: init.workerId });
-      loaded.set(spec.key, { definition, instance, needs: definition.frameRequirements?.(options) ?? {} });
+      const identity = `${spec.moduleUrl}\n${JSON.stringify(spec.options)}`;
+      let entry = shared.get(identity);
+      if (entry === undefined) {
+        const definition = await loadProcessor(spec.moduleUrl);
+        const options = definition.parseOptions(spec.options);
+        const instance = await definition.create(options, { workerId: init.workerId });
+        entry = { definition, instance, needs: definition.frameRequirements?.(options) ?? {} };
+        if (definition.stateful !== true) shared.set(identity, entry);
+      }
+      loaded.set(spec.key, entry);
     }
   } catch (error) {
     const plain = isHxError(error)
@@ -66,14 +77,17 @@ async function run(task: TaskMessage): Promise<void> {
       };
     }
   }
-  post({ type: 'result', id: task.id, timings, ...outcome });
+  const message: WorkerMessage = { type: 'result', id: task.id, timings, ...outcome };
+  port.postMessage(message, outcome.ok && outcome.image ? [outcome.image.bytes] : []);
 }
 
 async function execute(task: TaskMessage, timings: { decodeMs: number; processMs: number; encodeMs: number }) {
   const entry = loaded.get(task.key);
   if (entry === undefined) throw new HxError('HX_ERR_SERVER_INTERNAL', `No processor for ${task.key}`);
   let t = performance.now();
-  const frame = await decodeFrame(new Uint8Array(task.body, 0, task.byteLength), task.media, entry.needs);
+  // An annotated answer is drawn on the frame at the size it was received, so no reduced decode for it.
+  const needs = task.render === undefined ? entry.needs : {};
+  const frame = await decodeFrame(new Uint8Array(task.body, 0, task.byteLength), task.media, needs);
   let now = performance.now();
   timings.decodeMs = now - t;
   t = now;
@@ -81,6 +95,7 @@ async function execute(task: TaskMessage, timings: { decodeMs: number; processMs
     requestId: task.requestId,
     route: task.key,
     query: task.query,
+    stream: task.stream,
   });
   now = performance.now();
   timings.processMs = now - t;
@@ -96,9 +111,25 @@ async function execute(task: TaskMessage, timings: { decodeMs: number; processMs
       detail: `${entry.definition.name}: ${problems.join('; ')}`,
     };
   }
-  const json = inferences.length === 0 ? undefined : JSON.stringify({ inferences });
+  const kept = applyFilters(inferences, parseFilters(task.query));
+  const labels = labelsOf(kept);
+  if (task.render !== undefined) {
+    const jpeg = await annotate(frame, kept);
+    // A fresh buffer that this thread owns entirely, so it can be transferred back instead of copied.
+    const bytes = new ArrayBuffer(jpeg.byteLength);
+    new Uint8Array(bytes).set(jpeg);
+    timings.encodeMs = performance.now() - t;
+    return {
+      ok: true as const,
+      json: undefined,
+      image: { mediaType: task.render, bytes },
+      inferenceCount: kept.length,
+      labels,
+    };
+  }
+  const json = kept.length === 0 ? undefined : JSON.stringify({ inferences: kept });
   timings.encodeMs = performance.now() - t;
-  return { ok: true as const, json, inferenceCount: inferences.length, labels: labelsOf(inferences) };
+  return { ok: true as const, json, inferenceCount: kept.length, labels };
 }
 
 function labelsOf(inferences: Inference[]): Array<[string, string]> {
@@ -117,7 +148,7 @@ function labelsOf(inferences: Inference[]): Array<[string, string]> {
 }
 
 async function close(): Promise<void> {
-  for (const entry of loaded.values()) {
+  for (const entry of new Set(loaded.values())) {
     try {
       await entry.instance.dispose?.();
     } catch {

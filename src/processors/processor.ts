@@ -9,6 +9,11 @@ export interface ProcessRequest {
   route: string;
   /** Query parameters (first value of each), e.g. ?confidence=0.5&object=person. */
   query: Readonly<Record<string, string>>;
+  /**
+   * The stream this frame belongs to (`?stream=` or the `x-stream-id` header; '' if none). For a `stateful`
+   * processor, every frame of one stream reaches the same instance, in order.
+   */
+  stream?: string;
 }
 
 export interface ProcessorContext {
@@ -37,6 +42,11 @@ export interface ProcessorDefinition<Options = unknown> {
    * boot, not a request) and again in each worker. Throw an Error whose message lists every problem.
    */
   parseOptions(raw: Readonly<Record<string, unknown>>): Options;
+  /**
+   * The processor keeps state between frames of a stream (e.g. motion: the previous frame). The pool then sends
+   * all frames of one stream to the same worker, in arrival order.
+   */
+  stateful?: boolean;
   /** What the decoder must deliver; defaults to the full-size image. */
   frameRequirements?(options: Options): FrameRequirements;
   create(options: Options, context: ProcessorContext): Processor | Promise<Processor>;

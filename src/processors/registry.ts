@@ -6,6 +6,10 @@ import { isProcessorDefinition, type ProcessorDefinition } from './processor.js'
 /** Built-in processors by name, as module URLs: workers import them by URL, so nothing is loaded here. */
 const BUILT_IN: Readonly<Record<string, string>> = {
   colorIntensity: new URL('./color-intensity/index.js', import.meta.url).href,
+  objectDetection: new URL('./object-detection/index.js', import.meta.url).href,
+  motion: new URL('./motion/index.js', import.meta.url).href,
+  onnx: new URL('./onnx/index.js', import.meta.url).href,
+  ocr: new URL('./ocr/index.js', import.meta.url).href,
 };
 
 export const BUILT_IN_PROCESSORS = Object.keys(BUILT_IN);

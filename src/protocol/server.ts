@@ -22,6 +22,7 @@ import type { AuthScheme } from './auth/types.js';
 import { readBody } from './body.js';
 import { toErrorResponse } from './error-response.js';
 import { isSupportedDeclaredType, parseMediaType, RAW_MEDIA_TYPE } from './media-type.js';
+import { taskExtras } from './task-extras.js';
 
 export interface ServerDeps {
   config: Readonly<Config>;
@@ -283,10 +284,14 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
       requestId: request.id,
       deadline: state.startedAt + config.requestTimeoutMs,
       signal: controller.signal,
+      ...taskExtras(config.routes, key, request.headers, query),
     });
     state.timings = outcome.timings;
     state.inferences = outcome.inferenceCount;
     metrics.observeInferences(outcome.processor, outcome.labels);
+    if (outcome.image !== undefined) {
+      return reply.code(200).type(outcome.image.mediaType).send(Buffer.from(outcome.image.bytes));
+    }
     if (outcome.json === undefined) return reply.code(204).send();
     return reply.code(200).type('application/json; charset=utf-8').send(outcome.json);
   }

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { request } from 'undici';
+import type { Inference, Rectangle } from '../src/schema/inference.js';
+import { COCO_LABELS } from '../src/vision/coco-labels.js';
+import { agent, assertError, fixture, post } from './helpers/http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * Pedestrians of street100_768x576.jpg (OpenCV vtest.avi, frame 100), centres normalised to that image, read off
+ * the picture by eye: right man, woman in black, man in jeans, the couple (two), the walker top left.
+ */
+const PEDESTRIANS_768: ReadonlyArray<[number, number]> = [
+  [0.785, 0.335],
+  [0.472, 0.41],
+  [0.513, 0.378],
+  [0.66, 0.32],
+  [0.686, 0.325],
+  [0.3, 0.135],
+];
+const TOLERANCE = 0.03;
+
+/** street100_416.jpg is the same frame fitted into 416x416: 416x312 with 52-pixel bars above and below. */
+function to416([x, y]: [number, number]): [number, number] {
+  return [x, (52 + y * 312) / 416];
+}
+
+function centre(box: Rectangle): [number, number] {
+  return [box.l + box.w / 2, box.t + box.h / 2];
+}
+
+function entities(json: unknown): Array<Extract<Inference, { type: 'entity' }>> {
+  const inferences = (json as { inferences: Inference[] }).inferences;
+  return inferences.filter((i): i is Extract<Inference, { type: 'entity' }> => i.type === 'entity');
+}
+
+function assertFindsPedestrians(json: unknown, expected: ReadonlyArray<[number, number]>): void {
+  const people = entities(json).filter((e) => e.entity.tag.value === 'person');
+  for (const [x, y] of expected) {
+    const match = people.find((p) => {
+      const [cx, cy] = centre(p.entity.box);
+      return Math.abs(cx - x) <= TOLERANCE && Math.abs(cy - y) <= TOLERANCE;
+    });
+    assert.ok(match, `no person centred near (${x}, ${y}); found ${JSON.stringify(people.map((p) => p.entity.box))}`);
+  }
+}
+
+describe('objectDetection (CenterNet COCO-80)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      workers: 1,
+      routes: [
+        { path: '/detect', processor: 'objectDetection' },
+        { path: '/annotate', processor: 'objectDetection', annotate: true },
+      ],
+    });
+  });
+  after(() => server.close());
+
+  it('finds the pedestrians of the 768x576 street frame where they are', async () => {
+    const answer = await post(server.at('/detect'), fixture('frames/street100_768x576.jpg'), {
+      'content-type': 'image/jpeg',
+    });
+    assert.equal(answer.status, 200, answer.text);
+    assertFindsPedestrians(answer.json, PEDESTRIANS_768);
+    for (const e of entities(answer.json)) {
+      assert.equal(e.subtype, 'objectDetection');
+      assert.ok(COCO_LABELS.includes(e.entity.tag.value), e.entity.tag.value);
+      const { l, t, w, h } = e.entity.box;
+      assert.ok(l + w <= 1 && t + h <= 1, JSON.stringify(e.entity.box));
+    }
+  });
+
+  it('normalises boxes to the received letterboxed 416x416 frame, bars included', async () => {
+    const answer = await post(server.at('/detect'), fixture('frames/street100_416.jpg'));
+    assert.equal(answer.status, 200, answer.text);
+    assertFindsPedestrians(answer.json, PEDESTRIANS_768.map(to416));
+    for (const e of entities(answer.json)) {
+      assert.ok(e.entity.box.t >= 52 / 416 - 0.01 && e.entity.box.t + e.entity.box.h <= 364 / 416 + 0.01);
+    }
+  });
+
+  it('answers 204 for a frame with nothing in it', async () => {
+    const grey = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    const answer = await post(server.at('/detect'), grey);
+    assert.equal(answer.status, 204);
+  });
+
+  it('filters by ?object= alone, by ?confidence= alone, and by both', async () => {
+    const body = fixture('frames/street100_768x576.jpg');
+    const all = entities((await post(server.at('/detect'), body)).json);
+    assert.ok(
+      all.some((e) => e.entity.tag.value !== 'person'),
+      'the frame also has cars/trucks',
+    );
+
+    const people = entities((await post(server.at('/detect?object=Person'), body)).json);
+    assert.deepEqual(
+      people,
+      all.filter((e) => e.entity.tag.value === 'person'),
+    );
+
+    const confident = entities((await post(server.at('/detect?confidence=0.5'), body)).json);
+    assert.ok(confident.length > 0 && confident.length < all.length);
+    assert.deepEqual(
+      confident,
+      all.filter((e) => (e.entity.tag.confidence ?? 0) >= 0.5),
+    );
+
+    const both = await post(server.at('/detect?object=car,truck&confidence=0.99'), body);
+    assert.equal(both.status, 204, 'nothing passes both filters');
+  });
+
+  it('rejects a malformed filter with 400 HX_ERR_HTTP_BAD_QUERY', async () => {
+    const body = fixture('frames/street100_416.jpg');
+    assertError(await post(server.at('/detect?confidence=high'), body), 400, 'HX_ERR_HTTP_BAD_QUERY');
+    assertError(await post(server.at('/detect?confidence=1.5'), body), 400, 'HX_ERR_HTTP_BAD_QUERY');
+    assertError(await post(server.at('/detect?object=,'), body), 400, 'HX_ERR_HTTP_BAD_QUERY');
+  });
+
+  it('draws the boxes: /annotate and Accept: image/jpeg answer the annotated JPEG', async () => {
+    const body = fixture('frames/street100_768x576.jpg');
+    const json = entities((await post(server.at('/detect?object=person'), body)).json);
+    for (const [url, headers] of [
+      [server.at('/annotate?object=person'), {}],
+      [server.at('/detect?object=person'), { accept: 'image/jpeg, application/json;q=0.5' }],
+    ] as const) {
+      const response = await request(url, { method: 'POST', body, headers, dispatcher: agent });
+      assert.equal(response.statusCode, 200);
+      assert.equal(response.headers['content-type'], 'image/jpeg');
+      const jpeg = Buffer.from(await response.body.arrayBuffer());
+      const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+      assert.deepEqual([info.width, info.height], [768, 576]);
+      // The left edge of each person's box is drawn in green: sample the middle of that edge.
+      for (const e of json) {
+        const x = Math.round(e.entity.box.l * 768);
+        const y = Math.round((e.entity.box.t + e.entity.box.h / 2) * 576);
+        const i = (y * 768 + x) * 3;
+        const [r, g, b] = [data[i]!, data[i + 1]!, data[i + 2]!];
+        assert.ok(g > 180 && r < 110 && b < 110, `pixel (${x},${y}) is ${r},${g},${b}, not the box's green`);
+      }
+    }
+  });
+
+  it('annotates at the received size, though detection may decode a large JPEG reduced', async () => {
+    const large = await sharp(fixture('frames/street100_768x576.jpg')).resize(1536, 1152).jpeg().toBuffer();
+    const response = await request(server.at('/annotate'), { method: 'POST', body: large, dispatcher: agent });
+    assert.equal(response.statusCode, 200);
+    const meta = await sharp(Buffer.from(await response.body.arrayBuffer())).metadata();
+    assert.deepEqual([meta.width, meta.height], [1536, 1152]);
+    const answer = await post(server.at('/detect'), large);
+    assertFindsPedestrians(answer.json, PEDESTRIANS_768);
+  });
+
+  it("keeps answering JSON to the pipelines' Accept: application/json, */*", async () => {
+    const answer = await post(server.at('/detect'), fixture('frames/street100_416.jpg'), {
+      accept: 'application/json, */*',
+    });
+    assert.equal(answer.status, 200);
+  });
+});

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULTS } from '../src/config/defaults.js';
+import { prefersJpeg, taskExtras } from '../src/protocol/task-extras.js';
+
+describe('task extras: stream key and annotated answers', () => {
+  it('image/jpeg wins only when preferred to application/json', () => {
+    assert.equal(prefersJpeg(undefined), false);
+    assert.equal(prefersJpeg('application/json'), false);
+    assert.equal(prefersJpeg('application/json, */*'), false, 'what pipelines send');
+    assert.equal(prefersJpeg('*/*'), false);
+    assert.equal(prefersJpeg('image/jpeg'), true);
+    assert.equal(prefersJpeg('image/*'), true);
+    assert.equal(prefersJpeg('application/json;q=0.5, image/jpeg'), true);
+    assert.equal(prefersJpeg('image/jpeg;q=0.4, application/json'), false);
+    assert.equal(prefersJpeg('image/jpeg;q=0'), false);
+  });
+
+  it('the stream comes from ?stream=, else x-stream-id; unsafe ids are ignored', () => {
+    const routes = DEFAULTS.routes;
+    assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, { stream: 'q' }), { stream: 'q' });
+    assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, {}), { stream: 'h' });
+    assert.deepEqual(taskExtras(routes, '/motion', {}, { stream: 'a b' }), { stream: '' });
+  });
+
+  it('the default /annotate route always renders; /detect renders when asked by Accept', () => {
+    const routes = DEFAULTS.routes;
+    assert.deepEqual(taskExtras(routes, '/annotate', {}, {}), { stream: '', render: 'image/jpeg' });
+    assert.deepEqual(taskExtras(routes, '/detect', {}, {}), { stream: '' });
+    assert.deepEqual(taskExtras(routes, '/detect', { accept: 'image/jpeg' }, {}), { stream: '', render: 'image/jpeg' });
+  });
+
+  it('the default routes serve the built-in AI processors', () => {
+    assert.deepEqual(
+      DEFAULTS.routes.map((r) => [r.path, r.processor]),
+      [
+        ['/score', 'colorIntensity'],
+        ['/detect', 'objectDetection'],
+        ['/annotate', 'objectDetection'],
+        ['/motion', 'motion'],
+        ['/ocr', 'ocr'],
+      ],
+    );
+  });
+});
