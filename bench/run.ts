@@ -123,6 +123,10 @@ function servers(): ServerSpec[] {
     '127.0.0.1',
     '--log-level',
     'warn',
+    // The same service as the vendor's sample: colorIntensity alone (the default routes also load AI models,
+    // measured separately by bench/processor-throughput.ts).
+    '--route',
+    '/score=colorIntensity',
     ...(opts.workers !== undefined ? ['--workers', opts.workers] : []),
   ];
   if (wanted.includes('ours')) list.push({ id: 'ours', label: 'httpextension', command: process.execPath, args: ours });
