@@ -32,7 +32,7 @@ export class PipelineRunner {
     readonly plan: PipelinePlan,
     readonly name: string,
     sink: MessageSink,
-    private readonly options: RunnerOptions,
+    options: RunnerOptions,
   ) {
     const notice = (m: string) => options.onNotice?.(`${name}: ${m}`);
     this.live = options.realtime || plan.source.kind === 'rtsp';
