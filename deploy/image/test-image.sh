@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Dockerfile and checks the image as a user runs it: `IMAGE -p PORT` serves, /health/ready answers,
-# an image POSTed to /score is scored, the HEALTHCHECK passes, the process is not root, the image holds no
+# an image POSTed to /score is scored, the libjpeg-turbo binding loads where the server looks for it and decodes a
+# JPEG, the HEALTHCHECK passes, the process is not root, the image holds no
 # development dependencies, and SIGTERM drains and exits 0. Prints the image size. Ends with "image: N passed,
 # N failed"; exits non-zero on any failure.
 #
@@ -83,6 +84,18 @@ check 'production dependencies only, no sources' quiet podman run --rm --no-heal
   'test -d node_modules/fastify && test ! -e node_modules/typescript && test ! -e node_modules/@biomejs && test ! -e src && test ! -e node_modules/.cache'
 check 'the app files are not writable by the process' quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint sh "$IMAGE" -c \
   '! touch /app/dist/src/cli/main.js 2>/dev/null && ! touch /app/x 2>/dev/null'
+
+# The optional JPEG binding, loaded as the server loads it (src/inference/jpeg-native.ts, compiled), as the image's
+# user, and used on a fixture read from stdin: the image must not silently fall back to sharp.
+check 'the libjpeg-turbo binding loads where the server looks for it and decodes a JPEG' \
+  quiet podman run --rm -i --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint node "$IMAGE" --input-type=module -e '
+    const { jpegTurbo } = await import("/app/dist/src/inference/jpeg-native.js");
+    const turbo = jpegTurbo();
+    if (turbo === undefined) throw new Error("binding not loaded");
+    const bytes = new Uint8Array(await new Response(process.stdin).arrayBuffer());
+    const out = turbo.decode(bytes, 1, false, false, 1 << 24);
+    if (out === null || out.width * out.height * out.channels !== out.data.length || out.width < 1)
+      throw new Error("bad decode");' <test/fixtures/frames/baboon_416.jpg
 
 # As the README says a user runs it: the image name, then the CLI's own flags.
 quiet podman run -d --name "$NAME" "${RUN_FLAGS[@]}" "$IMAGE" -p "$PORT" --workers 1 >/dev/null
