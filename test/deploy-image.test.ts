@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { CLI, run } from './helpers/cli.js';
@@ -127,6 +127,24 @@ describe('Dockerfile', () => {
       assert.ok(allowed.includes(source), `${source} is let through .dockerignore`);
       assert.ok(existsSync(join(ROOT, source)), `${source} exists`);
     }
+  });
+
+  test('the JPEG binding is copied to where the compiled jpeg-native.js requires it', () => {
+    const source = readFileSync(join(ROOT, 'src/inference/jpeg-native.ts'), 'utf8');
+    const required = /require\('([^']+jpeg_turbo\.node)'\)/.exec(source)?.[1];
+    assert.ok(required, 'jpeg-native.ts requires the binding by a relative path');
+    // The final stage works in /app and holds dist/src there; the native stage leaves the binding under /out.
+    assert.deepEqual(finalStage('WORKDIR'), ['/app']);
+    const inImage = posix.resolve('/app/dist/src/inference', required);
+    assert.equal(inImage, '/app/native/jpeg-turbo/build/Release/jpeg_turbo.node');
+    assert.ok(finalStage('COPY').includes('--from=native /out/ ./'));
+    assert.match(
+      dockerfile,
+      /cp native\/jpeg-turbo\/build\/Release\/jpeg_turbo\.node \/out\/native\/jpeg-turbo\/build\/Release\//,
+    );
+    // The library it links against, installed in the final stage.
+    const runtime = dockerfile.split(/^FROM /m).at(-1)!;
+    assert.match(runtime, /apt-get install -y --no-install-recommends libjpeg62-turbo \\$/m);
   });
 });
 
