@@ -1,10 +1,8 @@
 import { basename } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { HxError } from '../errors.js';
-import { type LivePipeline, loadPlan, readLivePipelineList } from '../pipeline/live-pipeline.js';
-import { FanOutSink, JsonLinesSink, type MessageSink, MqttSink } from '../pipeline/message-sink.js';
-import { PipelineRunner } from '../pipeline/pipeline-runner.js';
-import { ProgressDisplay } from '../pipeline/progress.js';
+import type { LivePipeline } from '../pipeline/live-pipeline.js';
+import type { MessageSink } from '../pipeline/message-sink.js';
 
 interface PipelineFlags {
   set?: string[];
@@ -44,6 +42,11 @@ function parseSets(pairs: readonly string[]): Record<string, string> {
 }
 
 export async function runPipelines(topologies: string[], flags: PipelineFlags): Promise<number> {
+  // Loaded here, not at the top: `httpextension serve` shares this CLI and must not load ffmpeg, MQTT and libvips.
+  const { loadPlan, readLivePipelineList } = await import('../pipeline/live-pipeline.js');
+  const { FanOutSink, JsonLinesSink, MqttSink } = await import('../pipeline/message-sink.js');
+  const { PipelineRunner } = await import('../pipeline/pipeline-runner.js');
+  const { ProgressDisplay } = await import('../pipeline/progress.js');
   const log = (message: string) => process.stderr.write(`${message}\n`);
   let pipelines: LivePipeline[];
   if (flags.livePipelines !== undefined) {

@@ -1,6 +1,6 @@
-import sharp from 'sharp';
 import type { Inference, Rectangle } from '../schema/inference.js';
 import { type Frame, toRgb24 } from './frame.js';
+import { loadSharp } from './sharp-lazy.js';
 
 export const ANNOTATED_MEDIA_TYPE = 'image/jpeg';
 
@@ -53,6 +53,7 @@ export async function annotate(frame: Frame, inferences: readonly Inference[], q
     }
   }
   const rgb = toRgb24(frame);
+  const sharp = await loadSharp();
   let image = sharp(rgb, { raw: { width, height, channels: 3 } });
   if (shapes.length > 0) {
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`;

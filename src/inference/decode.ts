@@ -1,14 +1,11 @@
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
 import { HxError } from '../errors.js';
 import type { Frame, FrameRequirements } from './frame.js';
 import { decodeJpegNative } from './jpeg-native.js';
 import { decodeWithNapi } from './napi-decoder.js';
 import type { PixelFormat } from './pixel-format.js';
 import type { MediaInfo } from './probe.js';
-
-// Decoding runs inside pool workers: one libvips thread per call, no operation cache (frames never repeat).
-sharp.concurrency(1);
-sharp.cache(false);
+import { loadSharp } from './sharp-lazy.js';
 
 /**
  * Turns a body into a Frame. BMP and raw bodies are served in place (no copy, no conversion); JPEG and PNG are
@@ -100,13 +97,14 @@ export async function decodeWithSharp(bytes: Uint8Array, info: MediaInfo, needs:
  * and processors read gray8 like any other format). Alpha is dropped: pipelines never send transparency, and
  * colour values under alpha are kept as stored. CMYK, 16-bit and palette images are converted by libvips.
  */
-function runSharp(
+async function runSharp(
   bytes: Uint8Array,
   info: MediaInfo,
   needs: FrameRequirements,
   failOn: 'warning' | 'error',
 ): Promise<{ data: Buffer; info: OutputInfo }> {
   const reduction = chooseReduction(info, needs);
+  const sharp = await loadSharp();
   let pipeline = sharp(bytes, { failOn, limitInputPixels: info.width * info.height });
   if (reduction > 1) {
     pipeline = pipeline.resize({
