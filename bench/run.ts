@@ -9,7 +9,7 @@
  *
  * Markdown goes to stdout; every figure also goes to bench/results/<timestamp>.json (gitignored).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -64,6 +64,10 @@ const { values: opts } = parseArgs({
     port: { type: 'string', default: '5301' },
     'cpu-prof': { type: 'string' },
     workers: { type: 'string' },
+    // After the HTTP comparison, the per-processor benchmark (bench/processor-throughput.ts): on by default, off
+    // when --only picks cells or with --no-processors.
+    processors: { type: 'boolean', default: true },
+    'no-processors': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -426,7 +430,16 @@ function targets(
   return out;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
-});
+main()
+  .then(() => {
+    if (opts['no-processors'] || !opts.processors || opts.only !== undefined) return;
+    // Per-processor throughput (bare model vs the whole server), in its own process so its models load there.
+    const result = spawnSync(process.execPath, [fileURLToPath(new URL('./processor-throughput.js', import.meta.url))], {
+      stdio: 'inherit',
+    });
+    if (result.status !== 0) process.exitCode = result.status ?? 1;
+  })
+  .catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });
