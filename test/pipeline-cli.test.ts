@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import type { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { ProgressDisplay } from '../src/pipeline/progress.js';
-import { fixturePath, runCli, STREET_MP4, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
+import { fixturePath, freePort, runCli, STREET_MP4, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const LVA1 = fixturePath('topologies/lva1-httpExtension.json');
 

@@ -8,16 +8,8 @@ import { findFfmpeg } from '../src/pipeline/ffmpeg.js';
 import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { parseTopology } from '../src/pipeline/topology.js';
 import { validateResponse } from '../src/schema/validate.js';
-import { avaTopology, CollectingSink, STREET_MP4 } from './helpers/pipeline.js';
+import { avaTopology, CollectingSink, freePort, STREET_MP4 } from './helpers/pipeline.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * RtspSource end to end: ffmpeg publishes street.mp4 at its native rate into an RTSP server on 127.0.0.1 (the

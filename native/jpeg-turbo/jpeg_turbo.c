@@ -51,6 +51,16 @@ static void hx_emit_message(j_common_ptr cinfo, int level) {
 
 static void hx_output_message(j_common_ptr cinfo) {}
 
+/* The error manager both entry points install; the setjmp itself must stay in the caller's frame. */
+static struct jpeg_error_mgr *hx_error_init(struct hx_error_mgr *jerr) {
+  struct jpeg_error_mgr *pub = jpeg_std_error(&jerr->pub);
+  pub->error_exit = hx_error_exit;
+  pub->emit_message = hx_emit_message;
+  pub->output_message = hx_output_message;
+  jerr->message[0] = 0;
+  return pub;
+}
+
 static napi_value throw_error(napi_env env, const char *code, const char *message) {
   napi_throw_error(env, code, message);
   return NULL;
@@ -109,11 +119,7 @@ static napi_value header(napi_env env, napi_callback_info info) {
 
   struct jpeg_decompress_struct cinfo;
   struct hx_error_mgr jerr;
-  cinfo.err = jpeg_std_error(&jerr.pub);
-  jerr.pub.error_exit = hx_error_exit;
-  jerr.pub.emit_message = hx_emit_message;
-  jerr.pub.output_message = hx_output_message;
-  jerr.message[0] = 0;
+  cinfo.err = hx_error_init(&jerr);
   if (setjmp(jerr.escape)) {
     jpeg_destroy_decompress(&cinfo);
     return throw_error(env, "HX_JPEG_CORRUPT", jerr.message);
@@ -164,11 +170,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   struct hx_error_mgr jerr;
   /* Written between setjmp and a possible longjmp: volatile so the handler sees the current value. */
   napi_value volatile result = NULL;
-  cinfo.err = jpeg_std_error(&jerr.pub);
-  jerr.pub.error_exit = hx_error_exit;
-  jerr.pub.emit_message = hx_emit_message;
-  jerr.pub.output_message = hx_output_message;
-  jerr.message[0] = 0;
+  cinfo.err = hx_error_init(&jerr);
   if (setjmp(jerr.escape)) {
     jpeg_destroy_decompress(&cinfo);
     return throw_error(env, "HX_JPEG_CORRUPT", jerr.message);

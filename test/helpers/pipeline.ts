@@ -249,3 +249,12 @@ export async function runInProcess(
   const counters = await runner.run();
   return { messages: sink.messages, counters, notices };
 }
+
+/** A TCP port free on 127.0.0.1 right now (for servers that must be told their port up front). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

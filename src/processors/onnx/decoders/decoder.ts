@@ -40,3 +40,20 @@ export function bestClass(data: Float32Array, offset: number, count: number, ste
   }
   return [best, score];
 }
+
+/**
+ * YOLOv5/YOLOX rows (cx, cy, w, h, objectness, class scores...): the row's best class and its score
+ * (objectness x class score), or undefined when either is below the confidence floor.
+ */
+export function objectnessScore(
+  data: Float32Array,
+  offset: number,
+  classCount: number,
+  minConfidence: number,
+): { classIndex: number; score: number } | undefined {
+  const objectness = data[offset + 4]!;
+  if (objectness < minConfidence) return undefined;
+  const [classIndex, classScore] = bestClass(data, offset + 5, classCount);
+  const score = objectness * classScore;
+  return score < minConfidence ? undefined : { classIndex, score };
+}

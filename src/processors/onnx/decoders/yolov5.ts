@@ -1,5 +1,5 @@
 import type { Detection } from '../../../vision/nms.js';
-import { bestClass, type DetectionDecoder, outputOf } from './decoder.js';
+import { type DetectionDecoder, objectnessScore, outputOf } from './decoder.js';
 
 /**
  * YOLOv5/YOLOv7 export: one output [1, N, 5 + C], rows (cx, cy, w, h, objectness, class scores...) in input
@@ -16,11 +16,9 @@ export const decodeYoloV5: DetectionDecoder = (outputs, context) => {
   const found: Detection[] = [];
   for (let r = 0; r < rows; r++) {
     const o = r * width;
-    const objectness = data[o + 4]!;
-    if (objectness < context.minConfidence) continue;
-    const [classIndex, classScore] = bestClass(data, o + 5, classCount);
-    const score = objectness * classScore;
-    if (score < context.minConfidence) continue;
+    const hit = objectnessScore(data, o, classCount, context.minConfidence);
+    if (hit === undefined) continue;
+    const { classIndex, score } = hit;
     const cx = data[o]!;
     const cy = data[o + 1]!;
     const w = data[o + 2]!;

@@ -1,5 +1,5 @@
 import type { Detection } from '../../../vision/nms.js';
-import { bestClass, type DetectionDecoder, outputOf } from './decoder.js';
+import { type DetectionDecoder, objectnessScore, outputOf } from './decoder.js';
 
 /** The strides of YOLOX's three heads (P3-P5). */
 export const YOLOX_STRIDES = [8, 16, 32] as const;
@@ -31,11 +31,9 @@ export const decodeYoloX: DetectionDecoder = (outputs, context) => {
     for (let gy = 0; gy < gridH; gy++) {
       for (let gx = 0; gx < gridW; gx++, r++) {
         const o = r * width;
-        const objectness = data[o + 4]!;
-        if (objectness < context.minConfidence) continue;
-        const [classIndex, classScore] = bestClass(data, o + 5, classCount);
-        const score = objectness * classScore;
-        if (score < context.minConfidence) continue;
+        const hit = objectnessScore(data, o, classCount, context.minConfidence);
+        if (hit === undefined) continue;
+        const { classIndex, score } = hit;
         const cx = (data[o]! + gx) * stride;
         const cy = (data[o + 1]! + gy) * stride;
         const w = Math.exp(data[o + 2]!) * stride;
