@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import type { Logger } from 'pino';
 import type { Config } from '../config/defaults.js';
 import { HxError } from '../errors.js';
 import type { InferenceEngine } from '../inference/engine.js';
@@ -196,6 +197,9 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
         metrics.observeStage(stage, processor, s.timings[`${stage}Ms`] / 1000);
       }
     }
+    const level = reply.statusCode >= 500 ? 'error' : 'info';
+    // At warn and above (the usual production setting under load) no line is written: do not build it either.
+    if (!(deps.logger as unknown as Logger).isLevelEnabled(level)) return;
     const fields = {
       reqId: request.id,
       method: request.method,
@@ -217,8 +221,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
           }
         : {}),
     };
-    if (reply.statusCode >= 500) request.log.error(fields, 'request failed');
-    else request.log.info(fields, 'request');
+    request.log[level](fields, level === 'error' ? 'request failed' : 'request');
   });
 
   if (metricsPath !== undefined) {
