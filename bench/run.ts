@@ -10,7 +10,7 @@
  * Markdown goes to stdout; every figure also goes to bench/results/<timestamp>.json (gitignored).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ interface Case {
 }
 
 interface ServerSpec {
-  id: 'ours' | 'ours-fallback' | 'reference';
+  id: 'ours' | 'ours-inline' | 'ours-fallback' | 'reference';
   label: string;
   command: string;
   args: (port: number) => string[];
@@ -59,7 +59,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,8,64' },
     only: { type: 'string' },
-    servers: { type: 'string', default: 'ours,reference' },
+    servers: { type: 'string', default: 'ours,ours-inline,reference' },
     images: { type: 'string' },
     port: { type: 'string', default: '5301' },
     'cpu-prof': { type: 'string' },
@@ -134,6 +134,16 @@ function servers(): ServerSpec[] {
     ...(opts.workers !== undefined ? ['--workers', opts.workers] : []),
   ];
   if (wanted.includes('ours')) list.push({ id: 'ours', label: 'httpextension', command: process.execPath, args: ours });
+  if (wanted.includes('ours-inline')) {
+    // The configuration docs/operations.md recommends for sub-millisecond processors: frames run on the event loop of
+    // one process per core (no thread hand-off), instead of one process with a worker thread per core.
+    list.push({
+      id: 'ours-inline',
+      label: 'httpextension, --execution inline --processes 0',
+      command: process.execPath,
+      args: (port) => [...ours(port), '--execution', 'inline', '--processes', '0'],
+    });
+  }
   if (wanted.includes('ours-fallback')) {
     list.push({
       id: 'ours-fallback',
@@ -167,26 +177,59 @@ function servers(): ServerSpec[] {
   return list;
 }
 
-/** CPU of the whole process and of its main thread (the HTTP front end; for us, the rest is mostly pool workers). */
+/** Fields of /proc/PID/stat after the parenthesised command name (state is [0], ppid [1], utime [11], stime [12]). */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The server and its child processes (with --processes, the supervisor and one server process per core). */
+function processTree(pid: number): number[] {
+  const children = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return Number(statFields(`/proc/${name}/stat`)[1]) === pid;
+      } catch {
+        return false; // it exited meanwhile
+      }
+    })
+    .map(Number);
+  return [pid, ...children];
+}
+
+/**
+ * CPU of the server's processes (every thread) and of their main threads (the HTTP front end; for us, the rest is
+ * mostly pool workers).
+ */
 function procStat(pid: number): { cpuMs: number; mainCpuMs: number } {
   const cpu = (path: string) => {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const stat = readFileSync(path, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(path);
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
   };
-  return { cpuMs: cpu(`/proc/${pid}/stat`), mainCpuMs: cpu(`/proc/${pid}/task/${pid}/stat`) };
+  let cpuMs = 0;
+  let mainCpuMs = 0;
+  for (const p of processTree(pid)) {
+    cpuMs += cpu(`/proc/${p}/stat`);
+    mainCpuMs += cpu(`/proc/${p}/task/${p}/stat`);
+  }
+  return { cpuMs, mainCpuMs };
 }
 
+/** Summed over the server's processes (pages they share are counted in each). */
 function procKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
-  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? Number.NaN);
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+    sum += Number(match?.[1] ?? Number.NaN);
+  }
+  return sum;
 }
 
-/** Resets the peak-RSS mark so each measurement reports its own peak (Linux >= 4.0; else the peak since start). */
+/** Resets the peak-RSS marks so each measurement reports its own peak (Linux >= 4.0; else the peak since start). */
 function resetPeak(pid: number): boolean {
   try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const p of processTree(pid)) writeFileSync(`/proc/${p}/clear_refs`, '5');
     return true;
   } catch {
     return false;

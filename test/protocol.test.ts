@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { assertError, fixture, get, post } from './helpers/http.js';
-import { doubleUrl, startTestServer, type TestServer } from './helpers/server.js';
+import {
+  assertQueueFullContract,
+  doubleUrl,
+  startBackPressureServer,
+  startTestServer,
+  type TestServer,
+} from './helpers/server.js';
 
 const jpeg = fixture('frames/street100_416.jpg');
 
@@ -147,26 +153,12 @@ describe('processor and worker failures', () => {
 describe('back-pressure and deadlines', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({
-      workers: 1,
-      maxQueuedRequests: 1,
-      requestTimeoutMs: 1500,
-      routes: [{ path: '/behave', processor: doubleUrl('behave'), options: {} }],
-    });
+    server = await startBackPressureServer({ workers: 1 });
   });
   after(() => server.close());
 
-  test('a full queue answers 503 HX_ERR_CAPACITY_QUEUE_FULL with Retry-After; the accepted requests complete', async () => {
-    const running = post(server.at('/behave?do=slow&ms=400'), jpeg);
-    await new Promise((r) => setTimeout(r, 50));
-    const queued = post(server.at('/behave?do=slow&ms=10'), jpeg);
-    await new Promise((r) => setTimeout(r, 50));
-    const refused = await post(server.at('/behave'), jpeg);
-    assertError(refused, 503, 'HX_ERR_CAPACITY_QUEUE_FULL');
-    assert.ok(Number(refused.headers['retry-after']) >= 1);
-    assert.equal((await running).status, 200);
-    assert.equal((await queued).status, 200);
-  });
+  test('a full queue answers 503 HX_ERR_CAPACITY_QUEUE_FULL with Retry-After; the accepted requests complete', () =>
+    assertQueueFullContract(server, jpeg));
 
   test('a processor stuck past requestTimeoutMs gives 503 HX_ERR_CAPACITY_TIMEOUT; its worker is recycled', async () => {
     const stuck = await post(server.at('/behave?do=spin&ms=5000'), jpeg);

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { scoreFile } from '../client/score-client.js';
+import { effectiveProcesses } from '../config/defaults.js';
 import { loadConfig, redactConfig, setPath } from '../config/load.js';
 import { isHxError } from '../errors.js';
+import { type ChildMessage, supervise } from './cluster.js';
 import { registerPipelineCommand } from './pipeline-command.js';
-import { startServer } from './serve.js';
+import type { RunningServer } from './serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -24,7 +27,14 @@ function withServerOptions(command: Command): Command {
     .option('-p, --port <port>', 'TCP port to listen on (default 5001; 0 picks a free one)', int)
     .option('--host <host>', 'address to listen on (default 0.0.0.0)')
     .option('-c, --config <file>', 'JSON or YAML config file (also HX_CONFIG)')
-    .option('--workers <n>', 'worker threads; 0 = one per core (default 0)', int)
+    .option('--workers <n>', 'worker threads per process; 0 = one per core (default 0)', int)
+    .addOption(
+      new Option(
+        '--execution <mode>',
+        'run frames on worker threads or inline on the event loop (default workers)',
+      ).choices(['workers', 'inline']),
+    )
+    .option('--processes <n>', 'server processes sharing the port; 0 = one per core (default 1)', int)
     .option('--max-body-bytes <bytes>', 'largest body accepted (default 37748736)', int)
     .option('--max-pixels <pixels>', 'largest image accepted, from its header (default 8847360)', int)
     .option('--request-timeout-ms <ms>', 'deadline per request, queue included (default 10000)', int)
@@ -60,6 +70,8 @@ interface ServerFlags {
   host?: string;
   config?: string;
   workers?: number;
+  execution?: string;
+  processes?: number;
   maxBodyBytes?: number;
   maxPixels?: number;
   requestTimeoutMs?: number;
@@ -98,9 +110,26 @@ function flagsToLayer(flags: ServerFlags): Record<string, unknown> {
 
 async function serve(flags: ServerFlags): Promise<void> {
   const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
-  const server = await startServer(config, { configFile: flags.config ?? process.env.HX_CONFIG });
+  const processes = effectiveProcesses(config);
+  if (processes > 1 && cluster.isPrimary) {
+    await supervise(config, processes);
+    return;
+  }
+  // Loaded here, not at the top: a supervisor never serves, and stays small without the HTTP and inference stacks.
+  const { startServer } = await import('./serve.js');
+  let server: RunningServer;
+  try {
+    server = await startServer(config, { configFile: flags.config ?? process.env.HX_CONFIG });
+  } catch (error) {
+    const message: ChildMessage = { type: 'hx-start-failed', message: String((error as Error)?.message ?? error) };
+    process.send?.(message);
+    throw error;
+  }
+  process.send?.({ type: 'hx-listening', port: server.port } satisfies ChildMessage);
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {
+    // In a supervised group, Ctrl-C reaches every process; the supervisor turns it into one SIGTERM each.
+    if (cluster.isWorker && signal === 'SIGINT') return;
     signals++;
     if (signals > 1) process.exit(1); // a second Ctrl-C means "now"
     process.stderr.write(`${signal}: draining (up to ${config.shutdownGraceMs} ms)\n`);

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
 import type { Config } from '../config/defaults.js';
@@ -6,6 +7,7 @@ import { redactConfig } from '../config/load.js';
 import { InferenceEngine } from '../inference/engine.js';
 import { createLogger } from '../observability/logger.js';
 import { buildServer } from '../protocol/server.js';
+import { reportMetricsToSupervisor } from './cluster.js';
 
 export interface RunningServer {
   url: string;
@@ -32,6 +34,7 @@ export async function startServer(
   const engine = await InferenceEngine.prepare({
     routes: config.routes.map((r) => ({ path: r.path, processor: r.processor, options: r.options ?? {} })),
     workers: effectiveWorkers(config),
+    execution: config.execution,
     maxQueuedRequests: config.maxQueuedRequests,
     baseDir: options.configFile ? dirname(options.configFile) : process.cwd(),
   });
@@ -48,7 +51,9 @@ export async function startServer(
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
 
   let metricsServer: Server | undefined;
-  if (config.metrics.enabled && config.metrics.port !== 0) {
+  // In a supervised group the supervisor serves metrics.port, summed over every process.
+  if (cluster.isWorker) reportMetricsToSupervisor(http.metrics.registry);
+  else if (config.metrics.enabled && config.metrics.port !== 0) {
     metricsServer = createServer((req, res) => {
       if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
         res.writeHead(404).end();

@@ -63,8 +63,16 @@ export interface Config {
   maxPixels: number;
   /** Deadline for one request from its arrival to its answer, queue wait included (503 beyond). */
   requestTimeoutMs: number;
-  /** Worker threads running decode + processors. 0 means one per core. */
+  /** Worker threads running decode + processors (per process). 0 means one per core. */
   workers: number;
+  /**
+   * Where frames run: 'workers' (a pool of worker threads, the default: isolation, deadlines that stop a runaway
+   * processor) or 'inline' (on each process's event loop, no thread hand-off: for sub-millisecond processors such
+   * as colorIntensity, with `processes` set to the core count).
+   */
+  execution: 'workers' | 'inline';
+  /** Server processes sharing the port (node:cluster), each with its own workers; 0 means one per core. */
+  processes: number;
   /** Requests allowed to wait for a worker; one more is answered 503 + Retry-After. */
   maxQueuedRequests: number;
   routes: RouteConfig[];
@@ -102,6 +110,8 @@ export const DEFAULTS: Config = {
   maxPixels: 4096 * 2160,
   requestTimeoutMs: 10_000,
   workers: 0,
+  execution: 'workers',
+  processes: 1,
   maxQueuedRequests: 64,
   routes: DEFAULT_ROUTES,
   raw: {},
@@ -128,4 +138,8 @@ export const DEFAULTS: Config = {
 
 export function effectiveWorkers(config: Pick<Config, 'workers'>): number {
   return config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
+}
+
+export function effectiveProcesses(config: Pick<Config, 'processes'>): number {
+  return config.processes > 0 ? config.processes : Math.max(1, availableParallelism());
 }

@@ -22,6 +22,8 @@ export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; kind: 
   HX_MAX_PIXELS: { path: ['maxPixels'], kind: 'scalar' },
   HX_REQUEST_TIMEOUT_MS: { path: ['requestTimeoutMs'], kind: 'scalar' },
   HX_WORKERS: { path: ['workers'], kind: 'scalar' },
+  HX_EXECUTION: { path: ['execution'], kind: 'scalar' },
+  HX_PROCESSES: { path: ['processes'], kind: 'scalar' },
   HX_MAX_QUEUED_REQUESTS: { path: ['maxQueuedRequests'], kind: 'scalar' },
   HX_ROUTES: { path: ['routes'], kind: 'json' },
   HX_RAW_WIDTH: { path: ['raw', 'width'], kind: 'scalar' },

@@ -16,6 +16,8 @@ export const configSchema = {
     'maxPixels',
     'requestTimeoutMs',
     'workers',
+    'execution',
+    'processes',
     'maxQueuedRequests',
     'routes',
     'raw',
@@ -37,6 +39,8 @@ export const configSchema = {
     maxPixels: positiveInt,
     requestTimeoutMs: positiveInt,
     workers: { type: 'integer', minimum: 0, maximum: 256 },
+    execution: { enum: ['workers', 'inline'] },
+    processes: { type: 'integer', minimum: 0, maximum: 64 },
     maxQueuedRequests: { type: 'integer', minimum: 0 },
     routes: {
       type: 'array',

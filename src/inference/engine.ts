@@ -1,8 +1,9 @@
 import { HxError } from '../errors.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
 import { parseFilters } from './filters.js';
+import { InlinePool } from './inline-pool.js';
 import type { WorkerProcessorSpec } from './messages.js';
-import { type TaskInput, type TaskResult, WorkerPool } from './pool.js';
+import { type TaskInput, type TaskPool, type TaskResult, WorkerPool } from './pool.js';
 
 export interface EngineRoute {
   path: string;
@@ -13,6 +14,8 @@ export interface EngineRoute {
 export interface EngineOptions {
   routes: readonly EngineRoute[];
   workers: number;
+  /** 'workers': frames run on a pool of `workers` threads; 'inline': on the calling thread (see InlinePool). */
+  execution?: 'workers' | 'inline';
   maxQueuedRequests: number;
   /** Where relative processor paths are resolved from (the config file's folder, else the working directory). */
   baseDir?: string;
@@ -35,12 +38,12 @@ export interface InferenceOutcome {
  * HTTP; the front end gives it bytes plus what it learned from the headers, and maps its HxErrors to responses.
  */
 export class InferenceEngine {
-  readonly pool: WorkerPool;
+  readonly pool: TaskPool;
   private readonly processorByKey: ReadonlyMap<string, string>;
   /** Route keys whose processor keeps per-stream state: their tasks are pinned to a worker by stream. */
   private readonly statefulKeys: ReadonlySet<string>;
 
-  private constructor(pool: WorkerPool, processorByKey: Map<string, string>, statefulKeys: Set<string>) {
+  private constructor(pool: TaskPool, processorByKey: Map<string, string>, statefulKeys: Set<string>) {
     this.pool = pool;
     this.processorByKey = processorByKey;
     this.statefulKeys = statefulKeys;
@@ -70,12 +73,15 @@ export class InferenceEngine {
     if (problems.length > 0) {
       throw new HxError('HX_ERR_CONFIG_INVALID', `Invalid processor configuration:\n  - ${problems.join('\n  - ')}`);
     }
-    const pool = new WorkerPool({
-      size: options.workers,
-      maxQueued: options.maxQueuedRequests,
-      processors: specs,
-      ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
-    });
+    const pool: TaskPool =
+      options.execution === 'inline'
+        ? new InlinePool({ processors: specs, maxQueued: options.maxQueuedRequests })
+        : new WorkerPool({
+            size: options.workers,
+            maxQueued: options.maxQueuedRequests,
+            processors: specs,
+            ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
+          });
     return new InferenceEngine(pool, names, stateful);
   }
 

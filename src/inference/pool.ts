@@ -67,12 +67,28 @@ export interface PoolEvents {
   'task-error-detail': [{ requestId: string; code: string; detail: string }];
 }
 
+/** What the engine runs frames on: worker threads (WorkerPool) or the calling thread (InlinePool). */
+export interface TaskPool extends EventEmitter<PoolEvents> {
+  /** Frames that can run at once. */
+  readonly size: number;
+  /** Every executor has loaded its processors and the pool is not closed. */
+  readonly ready: boolean;
+  readonly queued: number;
+  readonly busy: number;
+  /** Seconds a client should wait before retrying: the time to work through what is queued now (at least 1). */
+  retryAfterSeconds(): number;
+  run(input: TaskInput): Promise<TaskResult>;
+  start(): Promise<void>;
+  /** Stops taking tasks, lets running ones finish (up to `graceMs`), then releases the processors. */
+  close(graceMs?: number): Promise<void>;
+}
+
 /**
  * A fixed pool of worker threads with a bounded FIFO queue: the back-pressure piscina leaves to its user. Each worker
  * runs one task at a time; a worker that dies or overruns a deadline is terminated and replaced, and only its own
  * task fails. Bodies are transferred to workers, never copied.
  */
-export class WorkerPool extends EventEmitter<PoolEvents> {
+export class WorkerPool extends EventEmitter<PoolEvents> implements TaskPool {
   readonly size: number;
   private readonly options: PoolOptions;
   private readonly slots: Slot[] = [];
@@ -113,9 +129,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   run(input: TaskInput): Promise<TaskResult> {
-    if (this.closed) return Promise.reject(this.capacityError('HX_ERR_CAPACITY_DRAINING'));
+    if (this.closed) return Promise.reject(capacityError(this, 'HX_ERR_CAPACITY_DRAINING'));
     if (!this.ready && this.slots.every((slot) => !slot.ready)) {
-      return Promise.reject(this.capacityError('HX_ERR_CAPACITY_NOT_READY'));
+      return Promise.reject(capacityError(this, 'HX_ERR_CAPACITY_NOT_READY'));
     }
     const slotId = input.affinity === undefined ? undefined : affinitySlot(input.affinity, this.size);
     // A task bound to a slot waits behind that slot's earlier tasks, even if the slot is idle right now, so that
@@ -127,7 +143,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         (slotId === undefined || (slot.id === slotId && !this.queue.some((t) => t.slotId === slotId))),
     );
     if (free === undefined && this.queue.length >= this.options.maxQueued) {
-      return Promise.reject(this.capacityError('HX_ERR_CAPACITY_QUEUE_FULL'));
+      return Promise.reject(capacityError(this, 'HX_ERR_CAPACITY_QUEUE_FULL'));
     }
     const body = ownBuffer(input.body);
     return new Promise<TaskResult>((resolve, reject) => {
@@ -166,12 +182,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   async close(graceMs = 0): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const task of this.queue.splice(0)) this.settle(task, this.capacityError('HX_ERR_CAPACITY_DRAINING'));
+    for (const task of this.queue.splice(0)) this.settle(task, capacityError(this, 'HX_ERR_CAPACITY_DRAINING'));
     const deadline = Date.now() + graceMs;
     while (this.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await Promise.all(
       this.slots.map(async (slot) => {
-        if (slot.task !== undefined) this.settle(slot.task, this.capacityError('HX_ERR_CAPACITY_DRAINING'));
+        if (slot.task !== undefined) this.settle(slot.task, capacityError(this, 'HX_ERR_CAPACITY_DRAINING'));
         slot.worker.removeAllListeners('exit');
         slot.worker.postMessage({ type: 'close' });
         const exited = new Promise((r) => slot.worker.once('exit', r));
@@ -274,12 +290,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const slot = task.slot;
     if (slot === undefined) {
       this.removeQueued(task);
-      this.settle(task, this.capacityError('HX_ERR_CAPACITY_TIMEOUT'));
+      this.settle(task, capacityError(this, 'HX_ERR_CAPACITY_TIMEOUT'));
       return;
     }
     if (slot.task !== task) return;
     slot.task = undefined;
-    this.settle(task, this.capacityError('HX_ERR_CAPACITY_TIMEOUT'));
+    this.settle(task, capacityError(this, 'HX_ERR_CAPACITY_TIMEOUT'));
     slot.ready = false;
     slot.worker.removeAllListeners('exit');
     void slot.worker.terminate();
@@ -307,16 +323,17 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     clearTimeout(task.timer);
     if (task.onAbort !== undefined) task.signal?.removeEventListener('abort', task.onAbort);
   }
+}
 
-  private capacityError(
-    code:
-      | 'HX_ERR_CAPACITY_QUEUE_FULL'
-      | 'HX_ERR_CAPACITY_NOT_READY'
-      | 'HX_ERR_CAPACITY_DRAINING'
-      | 'HX_ERR_CAPACITY_TIMEOUT',
-  ): HxError {
-    return new HxError(code, undefined, { headers: { 'retry-after': String(this.retryAfterSeconds()) } });
-  }
+export type CapacityCode =
+  | 'HX_ERR_CAPACITY_QUEUE_FULL'
+  | 'HX_ERR_CAPACITY_NOT_READY'
+  | 'HX_ERR_CAPACITY_DRAINING'
+  | 'HX_ERR_CAPACITY_TIMEOUT';
+
+/** A 503 of the pool: every one carries Retry-After, from what the pool has measured. */
+export function capacityError(pool: Pick<TaskPool, 'retryAfterSeconds'>, code: CapacityCode): HxError {
+  return new HxError(code, undefined, { headers: { 'retry-after': String(pool.retryAfterSeconds()) } });
 }
 
 /** FNV-1a of the key, modulo the pool size: stable for the life of the pool (a replaced worker keeps its slot). */

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -13,7 +14,9 @@ export const REDACTED_PATHS = [
 
 /** Structured JSON logs (one line per event); readable colour output when stdout is a terminal. */
 export function createLogger(level: string, options: { pretty?: boolean } = {}): Logger {
-  const base = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { service: 'httpextension' } };
+  // Several server processes (the `processes` setting) share one log stream: each line then says which one wrote it.
+  const service = cluster.isWorker ? { service: 'httpextension', pid: process.pid } : { service: 'httpextension' };
+  const base = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: service };
   if (options.pretty ?? process.stdout.isTTY) {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
   }

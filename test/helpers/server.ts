@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { type RunningServer, startServer } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/load.js';
+import { assertError, post } from './http.js';
 
 /** The example plug-in, loaded by path as a user's processor is. */
 export const EXAMPLE = fileURLToPath(new URL('../../../examples/average-color/processor.js', import.meta.url));
@@ -27,4 +29,31 @@ export async function startTestServer(
   const server = await startServer(config, { prettyLogs: false });
   if (options.waitReady !== false) await server.ready;
   return { ...server, at: (path: string) => `${server.url}${path}` };
+}
+
+/**
+ * With one frame running and `maxQueuedRequests: 1` filled, the next request is refused 503 QUEUE_FULL with
+ * Retry-After, and the accepted ones complete (the same contract for every execution mode). `server` runs the
+ * `behave` double at /behave.
+ */
+export async function assertQueueFullContract(server: TestServer, body: Uint8Array): Promise<void> {
+  const running = post(server.at('/behave?do=slow&ms=400'), body);
+  await new Promise((r) => setTimeout(r, 50));
+  const queued = post(server.at('/behave?do=slow&ms=10'), body);
+  await new Promise((r) => setTimeout(r, 50));
+  const refused = await post(server.at('/behave'), body);
+  assertError(refused, 503, 'HX_ERR_CAPACITY_QUEUE_FULL');
+  assert.ok(Number(refused.headers['retry-after']) >= 1);
+  assert.equal((await running).status, 200);
+  assert.equal((await queued).status, 200);
+}
+
+/** A server for the back-pressure contracts: the `behave` double at /behave, a queue of one, 1.5 s deadlines. */
+export function startBackPressureServer(flags: Record<string, unknown>): Promise<TestServer> {
+  return startTestServer({
+    maxQueuedRequests: 1,
+    requestTimeoutMs: 1500,
+    routes: [{ path: '/behave', processor: doubleUrl('behave'), options: {} }],
+    ...flags,
+  });
 }

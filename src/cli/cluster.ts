@@ -1,0 +1,112 @@
+import cluster, { type Worker } from 'node:cluster';
+import { createServer, type Server } from 'node:http';
+import { AggregatorRegistry } from 'prom-client';
+import type { Config } from '../config/defaults.js';
+import { createLogger } from '../observability/logger.js';
+
+/** Message a server process sends its supervisor once it listens (or could not start). */
+export type ChildMessage = { type: 'hx-listening'; port: number } | { type: 'hx-start-failed'; message: string };
+
+/** A process that restarts this soon after its start is crash-looping: wait before the next try. */
+const QUICK_EXIT_MS = 5000;
+
+/**
+ * The supervisor of `processes` > 1: forks that many server processes, which share the listening port (node:cluster
+ * hands connections out round-robin), and keeps them running. It serves no HTTP itself except, when `metrics.port` is
+ * set, /metrics summed over every process. SIGTERM/SIGINT drain every process and exit 0 once all have; SIGHUP is
+ * passed on (TLS reload). A process that dies after it started is replaced; one that cannot start stops them all
+ * (a port in use or a model that will not load would fail the same way every time).
+ */
+export async function supervise(config: Readonly<Config>, processes: number): Promise<void> {
+  const logger = createLogger(config.logLevel, { pretty: process.stdout.isTTY === true });
+  const metrics = new AggregatorRegistry();
+  let stopping = false;
+  let exitCode = 0;
+  const startedAt = new Map<Worker, number>();
+  const listening = new Set<Worker>();
+
+  const fork = (): void => {
+    const worker = cluster.fork();
+    startedAt.set(worker, Date.now());
+    worker.on('message', (message: ChildMessage) => {
+      if (message?.type === 'hx-listening') listening.add(worker);
+      else if (message?.type === 'hx-start-failed' && !stopping) {
+        logger.fatal({ pid: worker.process.pid, reason: message.message }, 'a server process could not start');
+        exitCode = 1;
+        stop('SIGTERM');
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      const started = startedAt.get(worker) ?? 0;
+      startedAt.delete(worker);
+      const wasListening = listening.delete(worker);
+      if (stopping) {
+        if (code !== 0) exitCode = 1;
+        if (startedAt.size === 0) finish();
+        return;
+      }
+      logger.error({ pid: worker.process.pid, code, signal }, 'server process stopped; starting another');
+      if (!wasListening) {
+        // It never served: the next one would fail the same way.
+        exitCode = 1;
+        stop('SIGTERM');
+        return;
+      }
+      setTimeout(fork, Date.now() - started < QUICK_EXIT_MS ? 1000 : 0);
+    });
+  };
+
+  let metricsServer: Server | undefined;
+  const finish = (): void => {
+    logger.info({ exitCode }, 'all server processes stopped');
+    if (metricsServer) metricsServer.close();
+    process.exit(exitCode);
+  };
+
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second Ctrl-C means "now".
+      if (signal === 'SIGINT') {
+        for (const worker of startedAt.keys()) worker.process.kill('SIGKILL');
+        process.exit(1);
+      }
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'draining every server process');
+    for (const worker of startedAt.keys()) worker.process.kill('SIGTERM');
+    if (startedAt.size === 0) finish();
+    setTimeout(() => {
+      for (const worker of startedAt.keys()) worker.process.kill('SIGKILL');
+      process.exit(1);
+    }, config.shutdownGraceMs + 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    for (const worker of startedAt.keys()) worker.process.kill('SIGHUP');
+  });
+
+  if (config.metrics.enabled && config.metrics.port !== 0) {
+    metricsServer = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      metrics.clusterMetrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((resolve) => metricsServer!.listen(config.metrics.port, config.host, resolve));
+  }
+  logger.info({ processes, port: config.port }, 'starting server processes');
+  for (let i = 0; i < processes; i++) fork();
+}
+
+/** In a server process of a supervised group: answer the supervisor's metrics requests from `registry`. */
+export function reportMetricsToSupervisor(registry: import('prom-client').Registry): void {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one installs prom-client's listener for the supervisor's requests in this process.
+  new AggregatorRegistry();
+}

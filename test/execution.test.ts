@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, test } from 'node:test';
+import { Agent, request } from 'undici';
+import { encodeBmp } from '../src/inference/encode.js';
+import { InlinePool } from '../src/inference/inline-pool.js';
+import { CLI, type CliServer, startCli } from './helpers/cli.js';
+import { type Answer, assertError, checkWellFormed, fixture, get, post } from './helpers/http.js';
+import { freePort } from './helpers/pipeline.js';
+import {
+  assertQueueFullContract,
+  doubleUrl,
+  startBackPressureServer,
+  startTestServer,
+  type TestServer,
+} from './helpers/server.js';
+
+/**
+ * `execution: inline` (frames on the event loop, no worker threads) must answer exactly as the worker pool does and
+ * keep the same back-pressure, deadlines and failure answers; `processes` runs a supervised group of server
+ * processes on one port.
+ */
+
+const jpeg = fixture('frames/street100_416.jpg');
+const media = { kind: 'jpeg' as const, width: 416, height: 416 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('inline execution', () => {
+  let inline: TestServer;
+  let pooled: TestServer;
+  const routes = [
+    { path: '/score', processor: 'colorIntensity', options: {} },
+    { path: '/behave', processor: doubleUrl('behave'), options: {} },
+  ];
+  before(async () => {
+    inline = await startTestServer({ execution: 'inline', routes });
+    pooled = await startTestServer({ workers: 1, routes });
+  });
+  after(async () => {
+    await inline.close();
+    await pooled.close();
+  });
+
+  test('answers exactly as the worker pool does, for JPEG, BMP and raw bodies', async () => {
+    const rgb = new Uint8Array(64 * 48 * 3).map((_, i) => (i * 37) % 256);
+    const bodies: Array<[string, Uint8Array]> = [
+      ['image/jpeg', jpeg],
+      ['image/bmp', encodeBmp(rgb, 64, 48)],
+      ['image/x-raw; width=64; height=48; format=rgb24', rgb],
+    ];
+    for (const [type, body] of bodies) {
+      const a = await post(inline.at('/score?camera=1'), body, { 'content-type': type });
+      const b = await post(pooled.at('/score?camera=1'), body, { 'content-type': type });
+      assert.equal(a.status, 200, type);
+      assert.deepEqual(a.json, b.json, type);
+    }
+  });
+
+  test('204 for no result; 500 for a throwing processor (no internals) or off-schema output; then it serves on', async () => {
+    assert.equal((await post(inline.at('/behave?do=empty'), jpeg)).status, 204);
+    const thrown = await post(inline.at('/behave?do=throw'), jpeg);
+    assertError(thrown, 500, 'HX_ERR_PROCESSOR_FAILED');
+    assert.doesNotMatch(thrown.text, /secret|passwd|Error:/);
+    assertError(await post(inline.at('/behave?do=invalid'), jpeg), 500, 'HX_ERR_PROCESSOR_INVALID_OUTPUT');
+    assert.equal((await post(inline.at('/behave'), jpeg)).status, 200);
+  });
+
+  test('readiness: 503 HX_ERR_CAPACITY_NOT_READY until the processors are loaded', async () => {
+    const server = await startTestServer(
+      { execution: 'inline', routes: [{ path: '/score', processor: doubleUrl('never-ready'), options: {} }] },
+      { waitReady: false },
+    );
+    try {
+      assert.equal((await get(server.at('/health/live'))).status, 200);
+      assert.equal((await get(server.at('/health/ready'))).status, 503);
+      assertError(await post(server.at('/score'), jpeg), 503, 'HX_ERR_CAPACITY_NOT_READY');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('inline execution: back-pressure and deadlines', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startBackPressureServer({ execution: 'inline' });
+  });
+  after(() => server.close());
+
+  test('a full queue answers 503 HX_ERR_CAPACITY_QUEUE_FULL with Retry-After; the accepted requests complete', () =>
+    assertQueueFullContract(server, jpeg));
+
+  test('past requestTimeoutMs: the slow frame and the one queued behind it get 503 HX_ERR_CAPACITY_TIMEOUT', async () => {
+    const stuck = post(server.at('/behave?do=slow&ms=3000'), jpeg);
+    await sleep(50);
+    const behind = post(server.at('/behave'), jpeg);
+    assertError(await stuck, 503, 'HX_ERR_CAPACITY_TIMEOUT');
+    assertError(await behind, 503, 'HX_ERR_CAPACITY_TIMEOUT');
+    // The slow frame still runs to its end (inline code cannot be interrupted); then the server serves again.
+    await sleep(1600);
+    assert.equal((await post(server.at('/behave'), jpeg)).status, 200);
+  });
+
+  test('a processor blocking the event loop past the deadline is answered 503 when it returns; serving goes on', async () => {
+    const stuck = await post(server.at('/behave?do=spin&ms=2000'), jpeg);
+    assertError(stuck, 503, 'HX_ERR_CAPACITY_TIMEOUT');
+    assert.equal((await post(server.at('/behave'), jpeg)).status, 200);
+  });
+});
+
+describe('InlinePool', () => {
+  test('aborting removes a queued task with HX_ERR_CLIENT_GONE; the running one finishes', async () => {
+    const pool = new InlinePool({
+      maxQueued: 4,
+      processors: [{ key: '/b', moduleUrl: doubleUrl('behave'), options: {} }],
+    });
+    await pool.start();
+    try {
+      const run = (query: Record<string, string>, signal?: AbortSignal) =>
+        pool.run({
+          key: '/b',
+          body: new Uint8Array(jpeg),
+          media,
+          query,
+          requestId: 't',
+          deadline: performance.now() + 10_000,
+          signal,
+        });
+      const running = run({ do: 'slow', ms: '200' });
+      const controller = new AbortController();
+      const queued = run({}, controller.signal);
+      assert.deepEqual([pool.busy, pool.queued], [1, 1]);
+      controller.abort();
+      await assert.rejects(queued, (error: Error & { code?: string }) => error.code === 'HX_ERR_CLIENT_GONE');
+      assert.equal(pool.queued, 0);
+      const result = await running;
+      assert.equal(result.ok, true);
+      assert.ok(result.timings.processMs >= 150, String(result.timings.processMs));
+    } finally {
+      await pool.close();
+    }
+    assert.equal(pool.ready, false);
+  });
+});
+
+/** A POST on a connection of its own, so that the group's connection balancing can send it to any process. */
+async function postFresh(url: string, body: Uint8Array): Promise<Answer> {
+  const dispatcher = new Agent({ pipelining: 0 });
+  try {
+    const response = await request(url, { method: 'POST', body, dispatcher });
+    const answer: Answer = {
+      status: response.statusCode,
+      headers: response.headers,
+      text: await response.body.text(),
+      json: undefined,
+    };
+    checkWellFormed(answer);
+    return answer;
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+/** pids of the server processes that logged a line with `msg` (JSON logs carry the pid in a group). */
+function pidsLogging(server: CliServer, msg: string): number[] {
+  const pids = server
+    .output()
+    .split('\n')
+    .filter((line) => line.includes(`"msg":"${msg}"`))
+    .map((line) => Number(/"pid":(\d+)/.exec(line)?.[1]));
+  return [...new Set(pids)];
+}
+
+async function until(what: string, check: () => boolean, server: CliServer, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`${what} did not happen:\n${server.output()}`);
+    await sleep(20);
+  }
+}
+
+describe('several processes (--processes)', () => {
+  test('connections spread over the processes; a killed process is replaced; SIGTERM drains all and exits 0', async () => {
+    const server = await startCli(
+      ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity', '--log-level', 'info'],
+      {},
+      { waitReady: false },
+    );
+    try {
+      await until('two processes listening', () => pidsLogging(server, 'httpextension listening').length === 2, server);
+      await until('both ready', () => pidsLogging(server, 'all workers ready').length === 2, server);
+      const first = pidsLogging(server, 'httpextension listening');
+      for (let i = 0; i < 8; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
+      assert.equal(pidsLogging(server, 'request').length, 2, 'both processes answered requests');
+
+      process.kill(first[0]!, 'SIGKILL');
+      await until('a replacement', () => pidsLogging(server, 'httpextension listening').length === 3, server);
+      await until('the replacement is ready', () => pidsLogging(server, 'all workers ready').length === 3, server);
+      assert.match(server.output(), /"msg":"server process stopped; starting another"/);
+      for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
+
+      const code = await server.stop('SIGTERM');
+      assert.equal(code, 0, server.output());
+      assert.match(server.output(), /"exitCode":0,"msg":"all server processes stopped"/);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
+
+  test('metrics.port serves the sum over every process', async () => {
+    const metricsPort = await freePort();
+    const server = await startCli(
+      ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity'],
+      { HX_METRICS_PORT: String(metricsPort) },
+      { waitReady: false },
+    );
+    try {
+      await until('both ready', () => pidsLogging(server, 'all workers ready').length === 2, server);
+      for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
+      const summed = await get(`http://127.0.0.1:${metricsPort}/metrics`);
+      assert.equal(summed.status, 200);
+      assert.match(summed.text, /^httpextension_requests_total\{route="\/score",method="POST",status="200"\} 6$/m);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
+
+  test('a group whose processes cannot start exits 1 instead of restarting them forever', async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, '-p', '0', '--host', '127.0.0.1', '--processes', '2', '--route', '/x=./no-such-processor.js'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 1, output);
+    assert.match(output, /a server process could not start/);
+  });
+});
