@@ -30,6 +30,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements TaskPool {
   private readonly queue: InlineTask[] = [];
   private runner: TaskRunner | undefined;
   private running: InlineTask | undefined;
+  private scheduled = false;
   private closed = false;
   private serviceMs: number | undefined;
 
@@ -90,7 +91,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements TaskPool {
         input.signal.addEventListener('abort', task.onAbort, { once: true });
       }
       this.queue.push(task);
-      if (this.running === undefined) this.next();
+      this.schedule();
     });
   }
 
@@ -104,7 +105,7 @@ export class InlinePool extends EventEmitter<PoolEvents> implements TaskPool {
     await this.runner?.dispose();
   }
 
-  /** Starts the next queued frame. Each runs in its own macrotask, so sockets are served between frames. */
+  /** Starts the oldest queued frame (called from schedule() only). */
   private next(): void {
     const task = this.queue.shift();
     if (task === undefined || this.runner === undefined) return;
@@ -140,8 +141,23 @@ export class InlinePool extends EventEmitter<PoolEvents> implements TaskPool {
           task.resolve({ ...outcome, timings, queueMs: startedAt - task.enqueuedAt });
         }
         this.running = undefined;
-        if (this.queue.length > 0) setImmediate(() => this.running === undefined && this.next());
+        this.schedule();
       });
+  }
+
+  /**
+   * Runs the next frame after the event loop's I/O phase, one frame per turn, never inside the callback that
+   * delivered a body: every socket is read between two frames and frames start in arrival order. (Run where their
+   * bodies complete, frames would start in whatever order the sockets were polled, and under load some connections
+   * would wait seconds behind others.)
+   */
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.running === undefined) this.next();
+    });
   }
 
   /** Past its deadline: a queued frame is dropped; a running one is answered now and its result dropped later. */
