@@ -129,6 +129,9 @@ describe('InlinePool', () => {
           signal,
         });
       const running = run({ do: 'slow', ms: '200' });
+      // Frames start on the next turn of the event loop, never inside the caller.
+      assert.deepEqual([pool.busy, pool.queued], [0, 1]);
+      await new Promise((resolve) => setImmediate(resolve));
       const controller = new AbortController();
       const queued = run({}, controller.signal);
       assert.deepEqual([pool.busy, pool.queued], [1, 1]);
