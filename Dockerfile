@@ -82,5 +82,6 @@ HEALTHCHECK --interval=15s --timeout=4s --start-period=30s --retries=3 CMD ["nod
 # Exec form, no shell, no npm: node is PID 1 and receives SIGTERM itself; the CLI drains for shutdownGraceMs
 # (default 10 s), so give `docker stop -t` more than that.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+# The heap flags are src/cli/heap-flags.ts's (V8 reads them at start; the reasons and figures are there).
+ENTRYPOINT ["node", "--max-semi-space-size=64", "--initial-heap-size=256", "/app/dist/src/cli/main.js"]
 CMD ["serve"]

@@ -5,7 +5,11 @@
  * threads live in it), so the load generator's own CPU is not counted.
  *
  *   node dist/bench/run.js [--duration 10] [--warmup 3] [--concurrency 1,8,64] [--only 416-jpeg,1080p-jpeg,416-bmp]
- *                          [--servers ours,reference,ours-fallback] [--images DIR] [--cpu-prof DIR] [--workers N]
+ *                          [--servers ours,ours-inline,reference,ours-fallback] [--images DIR] [--cpu-prof DIR]
+ *                          [--workers N] [--no-heap-flags] [--no-processors]
+ *
+ * Our server is started as `npm start` starts it, with the heap flags of src/cli/heap-flags.ts; --no-heap-flags
+ * starts it with V8's defaults instead.
  *
  * Markdown goes to stdout; every figure also goes to bench/results/<timestamp>.json (gitignored).
  */
@@ -16,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { encodeBmp } from '../src/inference/encode.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -68,6 +73,7 @@ const { values: opts } = parseArgs({
     // when --only picks cells or with --no-processors.
     processors: { type: 'boolean', default: true },
     'no-processors': { type: 'boolean', default: false },
+    'no-heap-flags': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -118,7 +124,10 @@ function servers(): ServerSpec[] {
   const wanted = opts.servers.split(',');
   const list: ServerSpec[] = [];
   const prof = opts['cpu-prof'];
+  // As `npm start`, the bin and the container start it: with the server heap flags (src/cli/heap-flags.ts), unless
+  // --no-heap-flags measures V8's defaults.
   const ours = (port: number) => [
+    ...(opts['no-heap-flags'] ? [] : SERVER_HEAP_FLAGS),
     ...(prof !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] : []),
     join(ROOT, 'dist/src/cli/main.js'),
     '-p',

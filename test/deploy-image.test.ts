@@ -6,6 +6,7 @@ import net from 'node:net';
 import { dirname, join, posix } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { CLI, run } from './helpers/cli.js';
 import { ROOT } from './helpers/deploy.js';
 
@@ -27,6 +28,9 @@ function finalStage(instruction: string): string[] {
   const last = stages[stages.length - 1]!;
   return [...last.matchAll(new RegExp(`^${instruction}\\s+(.+)$`, 'gm'))].map((m) => m[1]!);
 }
+
+/** The ENTRYPOINT's node flags (between `node` and the script). */
+const entrypointNodeFlags = (): string[] => (JSON.parse(finalStage('ENTRYPOINT')[0]!) as string[]).slice(1, -1);
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -57,7 +61,7 @@ function startAsImageUser(
   const user = /^(\d+):(\d+)$/.exec(finalStage('USER')[0] ?? '');
   assert.ok(user, 'USER is numeric');
   const asRoot = switchUser;
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...entrypointNodeFlags(), CLI, ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(asRoot ? { uid: Number(user[1]), gid: Number(user[2]) } : {}),
@@ -86,9 +90,9 @@ describe('Dockerfile', () => {
     assert.match(user!, /^\d+:\d+$/);
     assert.notEqual(user!.split(':')[0], '0');
     const entrypoint = JSON.parse(finalStage('ENTRYPOINT')[0]!) as string[];
-    assert.deepEqual(entrypoint, ['node', '/app/dist/src/cli/main.js']);
+    assert.deepEqual(entrypoint, ['node', ...SERVER_HEAP_FLAGS, '/app/dist/src/cli/main.js']);
     // /app is the repository root's layout: the built CLI is where the ENTRYPOINT looks for it.
-    assert.ok(existsSync(join(ROOT, entrypoint[1]!.replace('/app/', ''))));
+    assert.ok(existsSync(join(ROOT, entrypoint.at(-1)!.replace('/app/', ''))));
     assert.match(finalStage('HEALTHCHECK')[0]!, /CMD \["node", "\/app\/healthcheck\.mjs"\]$/);
     assert.ok(finalStage('COPY').includes('deploy/image/healthcheck.mjs ./healthcheck.mjs'));
     assert.deepEqual(finalStage('STOPSIGNAL'), ['SIGTERM']);
@@ -151,7 +155,7 @@ describe('Dockerfile', () => {
 describe('health check script', () => {
   test('reads the port from the server flags, then HX_PORT, then 5001; TLS from --tls-cert or HX_TLS_CERT', () => {
     const { probeTarget, flagValue } = healthcheck;
-    const main = ['node', '/app/dist/src/cli/main.js'];
+    const main = ['node', ...SERVER_HEAP_FLAGS, '/app/dist/src/cli/main.js'];
     assert.deepEqual(probeTarget([...main, '-p', '6000'], {}), { port: 6000, host: '127.0.0.1', tls: false });
     assert.equal(probeTarget([...main, '-p6001'], {}).port, 6001);
     assert.equal(probeTarget([...main, '--port=6002'], { HX_PORT: '7000' }).port, 6002);

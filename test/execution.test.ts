@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
+import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { encodeBmp } from '../src/inference/encode.js';
 import { InlinePool } from '../src/inference/inline-pool.js';
 import { CLI, type CliServer, startCli } from './helpers/cli.js';
@@ -195,6 +197,11 @@ describe('several processes (--processes)', () => {
       await until('two processes listening', () => pidsLogging(server, 'httpextension listening').length === 2, server);
       await until('both ready', () => pidsLogging(server, 'all workers ready').length === 2, server);
       const first = pidsLogging(server, 'httpextension listening');
+      // Started as plain `node main.js`, the supervisor still gives its server processes the heap flags.
+      for (const pid of first) {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        for (const flag of SERVER_HEAP_FLAGS) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`);
+      }
       for (let i = 0; i < 8; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
       assert.equal(pidsLogging(server, 'request').length, 2, 'both processes answered requests');
 

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/defaults.js';
 import { createLogger } from '../observability/logger.js';
+import { withServerHeapFlags } from './heap-flags.js';
 
 /** Message a server process sends its supervisor once it listens (or could not start). */
 export type ChildMessage = { type: 'hx-listening'; port: number } | { type: 'hx-start-failed'; message: string };
@@ -24,6 +25,8 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
   let exitCode = 0;
   const startedAt = new Map<Worker, number>();
   const listening = new Set<Worker>();
+  // Started as `node dist/src/cli/main.js` rather than by a launcher of ours, the server processes still get them.
+  cluster.setupPrimary({ execArgv: withServerHeapFlags(process.execArgv) });
 
   const fork = (): void => {
     const worker = cluster.fork();
