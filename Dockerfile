@@ -83,5 +83,5 @@ HEALTHCHECK --interval=15s --timeout=4s --start-period=30s --retries=3 CMD ["nod
 # (default 10 s), so give `docker stop -t` more than that.
 STOPSIGNAL SIGTERM
 # The heap flags are src/cli/heap-flags.ts's (V8 reads them at start; the reasons and figures are there).
-ENTRYPOINT ["node", "--max-semi-space-size=64", "--initial-heap-size=256", "/app/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "--initial-heap-size=128", "/app/dist/src/cli/main.js"]
 CMD ["serve"]

@@ -16,7 +16,7 @@ describe('server heap flags', () => {
     assert.deepEqual(withServerHeapFlags([], {}), [...SERVER_HEAP_FLAGS]);
     assert.deepEqual(withServerHeapFlags(['--enable-source-maps'], {}), [...SERVER_HEAP_FLAGS, '--enable-source-maps']);
     assert.deepEqual(withServerHeapFlags(['--max-semi-space-size=16'], {}), [
-      '--initial-heap-size=256',
+      '--initial-heap-size=128',
       '--max-semi-space-size=16',
     ]);
     assert.deepEqual(withServerHeapFlags(['--initial_heap_size=64'], {}), [

@@ -76,7 +76,7 @@ echo "image: built $IMAGE in $((SECONDS - t0)) s"
 inspect() { podman image inspect --format "$1" "$IMAGE"; }
 check 'runs as a numeric non-root user' test "$(inspect '{{.Config.User}}')" = '1000:1000'
 check 'ENTRYPOINT is node running the CLI with the heap flags (exec form: node is PID 1)' \
-  test "$(inspect '{{json .Config.Entrypoint}}')" = '["node","--max-semi-space-size=64","--initial-heap-size=256","/app/dist/src/cli/main.js"]'
+  test "$(inspect '{{json .Config.Entrypoint}}')" = '["node","--max-semi-space-size=64","--initial-heap-size=128","/app/dist/src/cli/main.js"]'
 check 'HEALTHCHECK runs the health check script' \
   test "$(inspect '{{json .Config.Healthcheck.Test}}')" = '["CMD","node","/app/healthcheck.mjs"]'
 check 'STOPSIGNAL is SIGTERM' test "$(inspect '{{.Config.StopSignal}}')" = 'SIGTERM'

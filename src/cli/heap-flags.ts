@@ -18,7 +18,7 @@
  * To run with other values, start node with your own (`node --max-semi-space-size=16 dist/src/cli/main.js`, or
  * NODE_OPTIONS): a flag you give is kept, and the supervisor passes it on to its server processes instead of ours.
  */
-export const SERVER_HEAP_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--initial-heap-size=256'];
+export const SERVER_HEAP_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--initial-heap-size=128'];
 
 /** `execArgv` with each of SERVER_HEAP_FLAGS added in front unless a flag of that name is already there. */
 export function withServerHeapFlags(execArgv: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
