@@ -8,11 +8,11 @@
  * slack is then always under one new space, so incremental marking restarts as soon as a mark-compact ends. Measured
  * on the main thread at 800-1,300 frames/s (`--trace-gc`, 416x416 JPEGs): a mark-compact every 0.3 s with marking
  * steps of up to 8-12 ms and no scavenge at all, which is the whole 1% tail at c=1 (p99 13 ms for a p50 of 1 ms).
- * A 256 MB initial old generation keeps the limit out of reach between the mark-compacts that garbage makes
+ * A 128 MB initial old generation keeps the limit out of reach between the mark-compacts that garbage makes
  * necessary, and a 64 MB semi-space makes scavenges rarer at the same cost each (their cost is the survivors, a few
- * requests in flight, not the garbage). Measured with `wrk -c8` on 416x416 JPEGs (BENCHMARKS.md): 1.4x the
- * requests/s and a third of the p99 with `execution: inline`, +10% and p99 -30..60% with the worker pool. The cost is
- * memory under load: +45 MB peak RSS per process (the young generation in use), nothing at idle.
+ * requests in flight, not the garbage). Measured against V8's defaults in the same hour (BENCHMARKS.md, "The V8 heap
+ * flags"): p99 -60% at c=1 and -30..50% at c=8, CPU per request -6..33%, req/s +8..47% at c=8; the cost is memory
+ * under load, +60-90 MiB peak RSS per server process, and nothing at idle.
  *
  * They are process flags: V8 reads them once, when the process starts, so they cannot come from the config file.
  * To run with other values, start node with your own (`node --max-semi-space-size=16 dist/src/cli/main.js`, or
