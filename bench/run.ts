@@ -124,7 +124,7 @@ function servers(): ServerSpec[] {
   const wanted = opts.servers.split(',');
   const list: ServerSpec[] = [];
   const prof = opts['cpu-prof'];
-  // As `npm start`, the bin and the container start it: with the server heap flags (src/cli/heap-flags.ts), unless
+  // As `npm start` and the container start it: with the server heap flags (src/cli/heap-flags.ts), unless
   // --no-heap-flags measures V8's defaults, spelled out so that the supervisor (inline) does not add ours.
   const ours = (port: number) => [
     ...(opts['no-heap-flags'] ? ['--max-semi-space-size=16', '--initial-heap-size=0'] : SERVER_HEAP_FLAGS),

@@ -1,6 +1,8 @@
 /**
- * V8 heap settings for a server process, on every launcher we ship: the `httpextension` bin's shebang, `npm start`,
- * the container's ENTRYPOINT and the supervisor's server processes (test/heap-flags.test.ts keeps them in step).
+ * V8 heap settings for a server process, given by the launchers we ship: `npm start`, the container's ENTRYPOINT and
+ * the supervisor, for its server processes (test/heap-flags.test.ts keeps them in step). The `httpextension` bin
+ * keeps a plain `#!/usr/bin/env node` shebang: flags there need `env -S`, which busybox (Alpine) and the BSDs do not
+ * have; a server started without them says so in its log, once, at start.
  *
  * Why: V8's defaults suit pages and short scripts. A server that allocates a few tens of KB per request (HTTP
  * objects, promises, metrics labels) and tens of KB of ArrayBuffers (bodies, decoded pixels) keeps a small old
@@ -15,14 +17,23 @@
  * under load, +60-90 MiB peak RSS per server process, and nothing at idle.
  *
  * They are process flags: V8 reads them once, when the process starts, so they cannot come from the config file.
- * To run with other values, start node with your own (`node --max-semi-space-size=16 dist/src/cli/main.js`, or
- * NODE_OPTIONS): a flag you give is kept, and the supervisor passes it on to its server processes instead of ours.
+ * To run with other values, start node with your own (`node --max-semi-space-size=16 --initial-heap-size=32
+ * dist/src/cli/main.js`; NODE_OPTIONS may carry --max-semi-space-size but node refuses --initial-heap-size there): a
+ * flag you give is kept, and the supervisor passes it on to its server processes instead of ours.
  */
 export const SERVER_HEAP_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--initial-heap-size=128'];
 
-/** `execArgv` with each of SERVER_HEAP_FLAGS added in front unless a flag of that name is already there. */
-export function withServerHeapFlags(execArgv: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+/** The SERVER_HEAP_FLAGS for which neither `execArgv` nor NODE_OPTIONS has a flag of that name (either spelling). */
+export function missingServerHeapFlags(
+  execArgv: readonly string[] = process.execArgv,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
   const name = (flag: string) => flag.split('=')[0]!.replace(/_/g, '-');
   const given = new Set([...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].map(name));
-  return [...SERVER_HEAP_FLAGS.filter((flag) => !given.has(name(flag))), ...execArgv];
+  return SERVER_HEAP_FLAGS.filter((flag) => !given.has(name(flag)));
+}
+
+/** `execArgv` with the missing SERVER_HEAP_FLAGS added in front. */
+export function withServerHeapFlags(execArgv: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  return [...missingServerHeapFlags(execArgv, env), ...execArgv];
 }

@@ -8,6 +8,7 @@ import { InferenceEngine } from '../inference/engine.js';
 import { createLogger } from '../observability/logger.js';
 import { buildServer } from '../protocol/server.js';
 import { reportMetricsToSupervisor } from './cluster.js';
+import { missingServerHeapFlags } from './heap-flags.js';
 
 export interface RunningServer {
   url: string;
@@ -79,6 +80,14 @@ export async function startServer(
     },
     'httpextension listening',
   );
+  const missing = missingServerHeapFlags();
+  if (missing.length > 0) {
+    logger.info(
+      { missing },
+      'started without the server heap flags: run node with them (as npm start and the container do) for shorter ' +
+        'latency tails under load; see docs/operations.md',
+    );
+  }
   let closing: Promise<void> | undefined;
   return {
     url: `${scheme}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,

@@ -17,9 +17,9 @@ export interface CliServer {
 export async function startCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  options: { waitReady?: boolean } = {},
+  options: { waitReady?: boolean; nodeArgs?: string[] } = {},
 ): Promise<CliServer> {
-  const child = spawn(process.execPath, [CLI, ...args, '-p', '0', '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args, '-p', '0', '--host', '127.0.0.1'], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
