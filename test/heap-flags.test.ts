@@ -6,8 +6,9 @@ import { SERVER_HEAP_FLAGS, withServerHeapFlags } from '../src/cli/heap-flags.js
 import { CLI, startCli } from './helpers/cli.js';
 import { ROOT } from './helpers/deploy.js';
 
-// The heap flags must be on every launcher we ship (the Dockerfile's ENTRYPOINT is checked in deploy-image.test.ts,
-// the supervisor's server processes in execution.test.ts): V8 reads them only when a process starts.
+// V8 reads the heap flags only when a process starts, so they must be on the launchers we ship (the Dockerfile's
+// ENTRYPOINT is checked in deploy-image.test.ts, the supervisor's server processes in execution.test.ts); the bin,
+// which cannot carry them portably, makes the server say they are missing.
 
 describe('server heap flags', () => {
   test('added in front of the process flags, unless a flag of that name is given (either spelling, or NODE_OPTIONS)', () => {
