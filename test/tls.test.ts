@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -27,10 +28,46 @@ function peerFingerprint(port: number, options: tls.ConnectionOptions): Promise<
   });
 }
 
+/** One handshake by the real openssl client; true when it negotiated a session. */
+function opensslHandshake(port: number, args: readonly string[]): boolean {
+  const run = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], {
+    input: '',
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return run.status === 0 && /Cipher is (?!\(NONE\))/.test(run.stdout);
+}
+
 describe('TLS', () => {
   let pki: TestPki;
   before(() => {
     pki = makePki();
+  });
+
+  test('TLS 1.2 offers only ECDHE with AEAD suites (intermediate profile); TLS 1.3 is unchanged', async () => {
+    const server = await startCli(['--workers', '1', '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey]);
+    try {
+      for (const suite of [
+        'ECDHE-RSA-AES128-GCM-SHA256',
+        'ECDHE-RSA-AES256-GCM-SHA384',
+        'ECDHE-RSA-CHACHA20-POLY1305',
+      ]) {
+        assert.equal(opensslHandshake(server.port, ['-tls1_2', '-cipher', suite]), true, suite);
+      }
+      // Static RSA key exchange (no forward secrecy), CBC with SHA-1 and CBC with SHA-2 are all refused.
+      for (const suite of [
+        'AES128-SHA',
+        'AES256-GCM-SHA384',
+        'AES128-GCM-SHA256',
+        'ECDHE-RSA-AES128-SHA',
+        'ECDHE-RSA-AES256-SHA384',
+      ]) {
+        assert.equal(opensslHandshake(server.port, ['-tls1_2', '-cipher', suite]), false, suite);
+      }
+      assert.equal(opensslHandshake(server.port, ['-tls1_3']), true, 'TLS 1.3');
+    } finally {
+      await server.stop();
+    }
   });
 
   test('serves HTTPS with a PEM certificate; TLS below 1.2 is refused; SIGHUP reloads without dropping connections', async () => {
