@@ -71,7 +71,7 @@ export interface HttpServer {
  * Mozilla's "intermediate" profile: TLS 1.2 only with ECDHE key exchange (forward secrecy) and AEAD ciphers, no
  * static RSA and no CBC; TLS 1.3's suites listed too, since Node takes both from this one string.
  */
-export const TLS_CIPHERS = [
+const TLS_CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
   'TLS_AES_256_GCM_SHA384',
   'TLS_CHACHA20_POLY1305_SHA256',
