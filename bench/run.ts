@@ -5,11 +5,15 @@
  * threads live in it), so the load generator's own CPU is not counted.
  *
  *   node dist/bench/run.js [--duration 10] [--warmup 3] [--concurrency 1,8,64] [--only 416-jpeg,1080p-jpeg,416-bmp]
- *                          [--servers ours,ours-inline,reference,ours-fallback] [--images DIR] [--cpu-prof DIR]
+ *                          [--servers ours,ours-inline,reference,ours-fallback,baseline] [--baseline DIR]
+ *                          [--images DIR] [--cpu-prof DIR]
  *                          [--workers N] [--no-heap-flags] [--no-processors]
  *
  * Our server is started as `npm start` starts it, with the heap flags of src/cli/heap-flags.ts; --no-heap-flags
  * starts it with V8's defaults instead.
+ *
+ * `baseline` is the same server built from another checkout (`--baseline DIR`, e.g. a git worktree of main before
+ * a change, with its own `npm run build`), so that before and after are measured in one run.
  *
  * Markdown goes to stdout; every figure also goes to bench/results/<timestamp>.json (gitignored).
  */
@@ -35,7 +39,7 @@ interface Case {
 }
 
 interface ServerSpec {
-  id: 'ours' | 'ours-inline' | 'ours-fallback' | 'reference';
+  id: 'ours' | 'ours-inline' | 'ours-fallback' | 'baseline' | 'reference';
   label: string;
   command: string;
   args: (port: number) => string[];
@@ -66,6 +70,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     servers: { type: 'string', default: 'ours,ours-inline,reference' },
     images: { type: 'string' },
+    baseline: { type: 'string' },
     port: { type: 'string', default: '5301' },
     'cpu-prof': { type: 'string' },
     workers: { type: 'string' },
@@ -126,10 +131,10 @@ function servers(): ServerSpec[] {
   const prof = opts['cpu-prof'];
   // As `npm start` and the container start it: with the server heap flags (src/cli/heap-flags.ts), unless
   // --no-heap-flags measures V8's defaults, spelled out so that the supervisor (inline) does not add ours.
-  const ours = (port: number) => [
+  const ours = (port: number, root = ROOT) => [
     ...(opts['no-heap-flags'] ? ['--max-semi-space-size=16', '--initial-heap-size=0'] : SERVER_HEAP_FLAGS),
     ...(prof !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`] : []),
-    join(ROOT, 'dist/src/cli/main.js'),
+    join(root, 'dist/src/cli/main.js'),
     '-p',
     String(port),
     '--host',
@@ -151,6 +156,16 @@ function servers(): ServerSpec[] {
       label: 'httpextension, --execution inline --processes 0',
       command: process.execPath,
       args: (port) => [...ours(port), '--execution', 'inline', '--processes', '0'],
+    });
+  }
+  if (wanted.includes('baseline')) {
+    if (opts.baseline === undefined) throw new Error('--servers baseline needs --baseline DIR (a built checkout)');
+    const root = resolve(opts.baseline);
+    list.push({
+      id: 'baseline',
+      label: `httpextension at ${root}`,
+      command: process.execPath,
+      args: (p) => ours(p, root),
     });
   }
   if (wanted.includes('ours-fallback')) {

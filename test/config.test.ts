@@ -85,6 +85,7 @@ describe('configuration', () => {
         ],
         workers: 1,
         maxQueuedRequests: 1,
+        maxPixels: 1e8,
       }),
       (error: Error) => {
         assert.match(error.message, /route \/a \(colorIntensity\): threshold must be a number/);

@@ -78,7 +78,7 @@ function startAsImageUser(
 
 async function untilReady(log: () => string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;
-  while (!log().includes('"msg":"all workers ready"')) {
+  while (!log().includes('"msg":"all processors ready"')) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not ready:\n${log()}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { encodeBmp } from '../src/inference/encode.js';
-import { InlinePool } from '../src/inference/inline-pool.js';
 import { CLI, type CliServer, startCli } from './helpers/cli.js';
 import { type Answer, assertError, checkWellFormed, fixture, get, post } from './helpers/http.js';
 import { freePort } from './helpers/pipeline.js';
@@ -26,7 +24,6 @@ import {
  */
 
 const jpeg = fixture('frames/street100_416.jpg');
-const media = { kind: 'jpeg' as const, width: 416, height: 416 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('inline execution', () => {
@@ -112,44 +109,6 @@ describe('inline execution: back-pressure and deadlines', () => {
   });
 });
 
-describe('InlinePool', () => {
-  test('aborting removes a queued task with HX_ERR_CLIENT_GONE; the running one finishes', async () => {
-    const pool = new InlinePool({
-      maxQueued: 4,
-      processors: [{ key: '/b', moduleUrl: doubleUrl('behave'), options: {} }],
-    });
-    await pool.start();
-    try {
-      const run = (query: Record<string, string>, signal?: AbortSignal) =>
-        pool.run({
-          key: '/b',
-          body: new Uint8Array(jpeg),
-          media,
-          query,
-          requestId: 't',
-          deadline: performance.now() + 10_000,
-          signal,
-        });
-      const running = run({ do: 'slow', ms: '200' });
-      // Frames start on the next turn of the event loop, never inside the caller.
-      assert.deepEqual([pool.busy, pool.queued], [0, 1]);
-      await new Promise((resolve) => setImmediate(resolve));
-      const controller = new AbortController();
-      const queued = run({}, controller.signal);
-      assert.deepEqual([pool.busy, pool.queued], [1, 1]);
-      controller.abort();
-      await assert.rejects(queued, (error: Error & { code?: string }) => error.code === 'HX_ERR_CLIENT_GONE');
-      assert.equal(pool.queued, 0);
-      const result = await running;
-      assert.equal(result.ok, true);
-      assert.ok(result.timings.processMs >= 150, String(result.timings.processMs));
-    } finally {
-      await pool.close();
-    }
-    assert.equal(pool.ready, false);
-  });
-});
-
 /** A POST on a connection of its own, so that the group's connection balancing can send it to any process. */
 async function postFresh(url: string, body: Uint8Array): Promise<Answer> {
   const dispatcher = new Agent({ pipelining: 0 });
@@ -195,7 +154,7 @@ describe('several processes (--processes)', () => {
     );
     try {
       await until('two processes listening', () => pidsLogging(server, 'httpextension listening').length === 2, server);
-      await until('both ready', () => pidsLogging(server, 'all workers ready').length === 2, server);
+      await until('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
       const first = pidsLogging(server, 'httpextension listening');
       // Started as plain `node main.js`, the supervisor still gives its server processes the heap flags.
       for (const pid of first) {
@@ -207,7 +166,7 @@ describe('several processes (--processes)', () => {
 
       process.kill(first[0]!, 'SIGKILL');
       await until('a replacement', () => pidsLogging(server, 'httpextension listening').length === 3, server);
-      await until('the replacement is ready', () => pidsLogging(server, 'all workers ready').length === 3, server);
+      await until('the replacement is ready', () => pidsLogging(server, 'all processors ready').length === 3, server);
       assert.match(server.output(), /"msg":"server process stopped; starting another"/);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
 
@@ -227,7 +186,7 @@ describe('several processes (--processes)', () => {
       { waitReady: false },
     );
     try {
-      await until('both ready', () => pidsLogging(server, 'all workers ready').length === 2, server);
+      await until('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
       const summed = await get(`http://127.0.0.1:${metricsPort}/metrics`);
       assert.equal(summed.status, 200);

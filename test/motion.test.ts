@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { affinitySlot } from '../src/inference/pool.js';
+import { affinityIndex } from '../src/inference/scheduler.js';
 import type { Inference, Rectangle } from '../src/schema/inference.js';
 import { post } from './helpers/http.js';
 import { doubleUrl, startTestServer, type TestServer } from './helpers/server.js';
@@ -94,7 +94,7 @@ describe('motion (frame differencing per stream)', () => {
     const body = await frameWithSquare(0, 0);
     // A stream whose tasks on both routes are pinned to the same worker, so that a shared instance would show.
     const stream = ['a', 'b', 'c', 'd', 'e'].find(
-      (s) => affinitySlot(`/count\n${s}`, 2) === affinitySlot(`/count2\n${s}`, 2),
+      (s) => affinityIndex(`/count\n${s}`, 2) === affinityIndex(`/count2\n${s}`, 2),
     );
     assert.ok(stream);
     const counts = [];

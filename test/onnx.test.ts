@@ -111,6 +111,7 @@ describe('onnx: user models from a model directory', () => {
         routes: config.routes.map((r) => ({ ...r, options: r.options ?? {} })),
         workers: 1,
         maxQueuedRequests: 1,
+        maxPixels: 1e8,
       }),
       (error: Error & { code?: string }) => {
         assert.equal(error.code, 'HX_ERR_CONFIG_INVALID');

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCli } from './helpers/cli.js';
@@ -117,6 +119,23 @@ describe('graceful shutdown', () => {
       [200, 200, 200, 200, 200, 200],
     );
     assert.equal(await exited, 0);
+  });
+
+  // A hang guard, not a timing assertion: a leaked in-flight count would make SIGTERM wait the whole grace (10 min).
+  test('a malformed pipelined request (surplus bytes after the body) leaves nothing in flight: SIGTERM exits at once', {
+    timeout: 120_000,
+  }, async () => {
+    const server = await startCli(['--route', '/score=colorIntensity', '--shutdown-grace-ms', '600000']);
+    const socket = connect(server.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d) => {
+      received += d;
+    });
+    socket.write('POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcdSURPLUS NOT HTTP\r\n\r\n');
+    await once(socket, 'close');
+    assert.match(received, /^HTTP\/1\.1 400 /);
+    assert.match(received, /HX_ERR_MEDIA_UNDECODABLE|HX_ERR_HTTP_BAD_REQUEST/);
+    assert.equal(await server.stop('SIGTERM'), 0);
   });
 });
 

@@ -160,11 +160,19 @@ describe('back-pressure and deadlines', () => {
   test('a full queue answers 503 HX_ERR_CAPACITY_QUEUE_FULL with Retry-After; the accepted requests complete', () =>
     assertQueueFullContract(server, jpeg));
 
-  test('a processor stuck past requestTimeoutMs gives 503 HX_ERR_CAPACITY_TIMEOUT; its worker is recycled', async () => {
-    const stuck = await post(server.at('/behave?do=spin&ms=5000'), jpeg);
+  test('a processor stuck past requestTimeoutMs gives 503 HX_ERR_CAPACITY_TIMEOUT; still stuck later, its worker is recycled', async () => {
+    // Spins for ten minutes on the only worker: a later frame can only be answered by a replacement worker.
+    const stuck = await post(server.at('/behave?do=spin&ms=600000'), jpeg);
     assertError(stuck, 503, 'HX_ERR_CAPACITY_TIMEOUT');
-    await waitReady(server);
-    assert.equal((await post(server.at('/behave'), jpeg)).status, 200);
+    for (let attempt = 0; ; attempt++) {
+      const answer = await post(server.at('/behave'), jpeg);
+      if (answer.status === 200) break;
+      // Late answers until the worker is replaced, then not-ready while its replacement loads.
+      assert.equal(answer.status, 503);
+      assert.match(String((answer.json as { code?: string }).code), /^HX_ERR_CAPACITY_(TIMEOUT|NOT_READY)$/);
+      assert.ok(attempt < 100, 'the stuck worker was never replaced');
+      await waitReady(server);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULTS } from '../src/config/defaults.js';
-import { prefersJpeg, taskExtras } from '../src/protocol/task-extras.js';
+import { prefersJpeg, taskExtras } from '../src/protocol/http/task-extras.js';
 
 describe('task extras: stream key and annotated answers', () => {
   it('image/jpeg wins only when preferred to application/json', () => {
@@ -18,16 +18,19 @@ describe('task extras: stream key and annotated answers', () => {
 
   it('the stream comes from ?stream=, else x-stream-id; unsafe ids are ignored', () => {
     const routes = DEFAULTS.routes;
-    assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, { stream: 'q' }), { stream: 'q' });
-    assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, {}), { stream: 'h' });
-    assert.deepEqual(taskExtras(routes, '/motion', {}, { stream: 'a b' }), { stream: '' });
+    assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, { stream: 'q' }), {
+      stream: 'q',
+      image: false,
+    });
+    assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, {}), { stream: 'h', image: false });
+    assert.deepEqual(taskExtras(routes, '/motion', {}, { stream: 'a b' }), { stream: '', image: false });
   });
 
   it('the default /annotate route always renders; /detect renders when asked by Accept', () => {
     const routes = DEFAULTS.routes;
-    assert.deepEqual(taskExtras(routes, '/annotate', {}, {}), { stream: '', render: 'image/jpeg' });
-    assert.deepEqual(taskExtras(routes, '/detect', {}, {}), { stream: '' });
-    assert.deepEqual(taskExtras(routes, '/detect', { accept: 'image/jpeg' }, {}), { stream: '', render: 'image/jpeg' });
+    assert.deepEqual(taskExtras(routes, '/annotate', {}, {}), { stream: '', image: true });
+    assert.deepEqual(taskExtras(routes, '/detect', {}, {}), { stream: '', image: false });
+    assert.deepEqual(taskExtras(routes, '/detect', { accept: 'image/jpeg' }, {}), { stream: '', image: true });
   });
 
   it('the default routes serve the built-in AI processors', () => {

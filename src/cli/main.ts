@@ -31,8 +31,8 @@ function withServerOptions(command: Command): Command {
     .addOption(
       new Option(
         '--execution <mode>',
-        'run frames on worker threads or inline on the event loop (default workers)',
-      ).choices(['workers', 'inline']),
+        'where frames run: worker threads, inline on the event loop, or auto (inline for cheap processors) (default auto)',
+      ).choices(['auto', 'workers', 'inline']),
     )
     .option('--processes <n>', 'server processes sharing the port; 0 = one per core (default 1)', int)
     .option('--max-body-bytes <bytes>', 'largest body accepted (default 37748736)', int)
@@ -52,6 +52,7 @@ function withServerOptions(command: Command): Command {
       ]),
     )
     .option('--shutdown-grace-ms <ms>', 'how long SIGTERM waits for requests in flight (default 10000)', int)
+    .option('--startup-timeout-ms <ms>', 'processors must load within this, else exit 1 (default 300000)', int)
     .option('--tls-cert <file>', 'PEM certificate (with chain): serve HTTPS (also HX_TLS_CERT)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert (also HX_TLS_KEY)')
     .option('--tls-ca <file>', 'PEM CA bundle: require client certificates it signed (also HX_TLS_CA)')
@@ -79,6 +80,7 @@ interface ServerFlags {
   route?: string[];
   logLevel?: string;
   shutdownGraceMs?: number;
+  startupTimeoutMs?: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -126,6 +128,18 @@ async function serve(flags: ServerFlags): Promise<void> {
     throw error;
   }
   process.send?.({ type: 'hx-listening', port: server.port } satisfies ChildMessage);
+  // Fail fast: a server whose processors cannot load (or keep failing to restart) stops with the reason, rather than
+  // staying live and never ready.
+  const cannotServe = (error: unknown): void => {
+    const reason = String((error as Error)?.message ?? error);
+    process.stderr.write(`httpextension: cannot serve: ${reason}\n`);
+    process.send?.({ type: 'hx-start-failed', message: reason } satisfies ChildMessage);
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    server.close().finally(() => process.exit(1));
+  };
+  server.ready.catch(cannotServe);
+  void server.fatal.then(cannotServe);
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {
     // In a supervised group, Ctrl-C reaches every process; the supervisor turns it into one SIGTERM each.
@@ -154,12 +168,16 @@ withServerOptions(program.command('serve', { isDefault: true }).description('ser
   serve,
 );
 
-withServerOptions(program.command('config').description('print the effective configuration and exit')).action(
-  (flags: ServerFlags) => {
-    const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
-    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
-  },
-);
+withServerOptions(
+  program
+    .command('config')
+    .description('check the configuration as serve would (processors and models loaded once), print it and exit'),
+).action(async (flags: ServerFlags) => {
+  const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+  const { checkProcessors } = await import('./serve.js');
+  await checkProcessors(config, flags.config ?? process.env.HX_CONFIG);
+  process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
+});
 
 program
   .command('score')

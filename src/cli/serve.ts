@@ -4,9 +4,10 @@ import { dirname } from 'node:path';
 import type { Config } from '../config/defaults.js';
 import { effectiveWorkers } from '../config/defaults.js';
 import { redactConfig } from '../config/load.js';
+import { HxError } from '../errors.js';
 import { InferenceEngine } from '../inference/engine.js';
 import { createLogger } from '../observability/logger.js';
-import { buildServer } from '../protocol/server.js';
+import { buildServer } from '../protocol/http/server.js';
 import { reportMetricsToSupervisor } from './cluster.js';
 import { missingServerHeapFlags } from './heap-flags.js';
 
@@ -22,8 +23,31 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Re-reads TLS files (SIGHUP): new connections get the new certificate, open ones are not dropped. */
   reloadTls(): void;
-  /** Resolves once every worker has loaded its processors. */
+  /**
+   * Resolves once every executor has loaded its processors; rejects with the reason when one cannot, or when they
+   * are not ready within startupTimeoutMs. The server cannot serve then: the caller should stop it.
+   */
   ready: Promise<void>;
+  /** Resolves when the engine can no longer serve (a worker kept failing to start after it stopped). */
+  fatal: Promise<Error>;
+}
+
+function engineRoutes(config: Readonly<Config>) {
+  return config.routes.map((r) => ({
+    path: r.path,
+    processor: r.processor,
+    options: r.options ?? {},
+    execution: r.execution,
+  }));
+}
+
+function baseDirOf(configFile: string | undefined): string {
+  return configFile ? dirname(configFile) : process.cwd();
+}
+
+/** What `httpextension config` checks: every processor imported, its options validated, created once. */
+export function checkProcessors(config: Readonly<Config>, configFile: string | undefined): Promise<void> {
+  return InferenceEngine.check(engineRoutes(config), baseDirOf(configFile));
 }
 
 /** Starts the whole server: listens at once (health says not-ready until every worker is up). */
@@ -33,19 +57,31 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = createLogger(config.logLevel, { pretty: options.prettyLogs ?? process.stdout.isTTY === true });
   const engine = await InferenceEngine.prepare({
-    routes: config.routes.map((r) => ({ path: r.path, processor: r.processor, options: r.options ?? {} })),
+    routes: engineRoutes(config),
     workers: effectiveWorkers(config),
     execution: config.execution,
     maxQueuedRequests: config.maxQueuedRequests,
-    baseDir: options.configFile ? dirname(options.configFile) : process.cwd(),
+    maxPixels: config.maxPixels,
+    raw: { ...config.raw, stride: config.raw.strideBytes },
+    hungAfterMs: config.requestTimeoutMs,
+    baseDir: baseDirOf(options.configFile),
   });
   const http = await buildServer({ config, engine, logger });
   const { app } = http;
   logger.debug({ config: redactConfig(config) }, 'configuration');
-  const ready = engine.start();
+  const fatal = new Promise<Error>((resolve) => engine.once('fatal', resolve));
+  const ready = withTimeout(
+    engine.start(),
+    config.startupTimeoutMs,
+    () =>
+      new HxError(
+        'HX_ERR_PROCESSOR_LOAD',
+        `The processors did not become ready within startupTimeoutMs (${config.startupTimeoutMs} ms)`,
+      ),
+  );
   ready.then(
-    () => logger.info({ workers: engine.pool.size }, 'all workers ready'),
-    (error: unknown) => logger.error({ err: error }, 'workers failed to start'),
+    () => logger.info({ workers: engine.state().workers, lanes: engine.lanes() }, 'all processors ready'),
+    (error: unknown) => logger.error({ err: error }, 'processors failed to start'),
   );
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -94,6 +130,7 @@ export async function startServer(
     port,
     metricsPort,
     ready,
+    fatal,
     reloadTls: () => {
       try {
         http.reloadTls();
@@ -105,14 +142,31 @@ export async function startServer(
     },
     close: () => {
       closing ??= (async () => {
-        http.startDraining();
-        await http.idle(config.shutdownGraceMs);
+        engine.drain();
+        await engine.idle(config.shutdownGraceMs);
         await app.close();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-        await engine.close(0);
+        await engine.close();
         logger.info('stopped');
       })();
       return closing;
     },
   };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(error()), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (reason: unknown) => {
+        clearTimeout(timer);
+        reject(reason);
+      },
+    );
+  });
 }

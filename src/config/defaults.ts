@@ -10,7 +10,12 @@ export interface RouteConfig {
   annotate?: boolean;
   /** Auth schemes for this route, overriding the server's (`[]` makes it open). */
   auth?: AuthSchemeName[];
+  /** Where this route's frames run, overriding the server's `execution`. */
+  execution?: ExecutionMode;
 }
+
+/** 'workers': worker threads; 'inline': the event loop; 'auto': inline for processors that declare themselves cheap. */
+export type ExecutionMode = 'auto' | 'workers' | 'inline';
 
 export type AuthSchemeName = 'basic' | 'digest' | 'bearer' | 'header';
 
@@ -66,11 +71,11 @@ export interface Config {
   /** Worker threads running decode + processors (per process). 0 means one per core. */
   workers: number;
   /**
-   * Where frames run: 'workers' (a pool of worker threads, the default: isolation, deadlines that stop a runaway
-   * processor) or 'inline' (on each process's event loop, no thread hand-off: for sub-millisecond processors such
-   * as colorIntensity, with `processes` set to the core count).
+   * Where frames run, for routes that do not say: 'auto' (the default: on the event loop for processors that
+   * declare themselves cheap, colorIntensity and motion, where a thread hand-off costs as much as the work; on worker
+   * threads for the others), 'workers' (isolation, a hung processor's worker is replaced) or 'inline'.
    */
-  execution: 'workers' | 'inline';
+  execution: ExecutionMode;
   /** Server processes sharing the port (node:cluster), each with its own workers; 0 means one per core. */
   processes: number;
   /** Requests allowed to wait for a worker; one more is answered 503 + Retry-After. */
@@ -80,6 +85,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long a graceful shutdown waits for requests in flight. */
   shutdownGraceMs: number;
+  /** Processors (models) must have loaded within this after start, else the server exits non-zero. */
+  startupTimeoutMs: number;
   /** A client must finish sending its headers within this (408 beyond). */
   headersTimeoutMs: number;
   /** A client must finish sending its whole request within this (408 beyond). */
@@ -110,13 +117,14 @@ export const DEFAULTS: Config = {
   maxPixels: 4096 * 2160,
   requestTimeoutMs: 10_000,
   workers: 0,
-  execution: 'workers',
+  execution: 'auto',
   processes: 1,
   maxQueuedRequests: 64,
   routes: DEFAULT_ROUTES,
   raw: {},
   logLevel: 'info',
   shutdownGraceMs: 10_000,
+  startupTimeoutMs: 300_000,
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 30_000,
   // Pipelines hold one connection per extension node and may send a frame every 5 s (0.2 fps).

@@ -32,6 +32,7 @@ export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; kind: 
   HX_RAW_STRIDE_BYTES: { path: ['raw', 'strideBytes'], kind: 'scalar' },
   HX_LOG_LEVEL: { path: ['logLevel'], kind: 'scalar' },
   HX_SHUTDOWN_GRACE_MS: { path: ['shutdownGraceMs'], kind: 'scalar' },
+  HX_STARTUP_TIMEOUT_MS: { path: ['startupTimeoutMs'], kind: 'scalar' },
   HX_HEADERS_TIMEOUT_MS: { path: ['headersTimeoutMs'], kind: 'scalar' },
   HX_BODY_TIMEOUT_MS: { path: ['bodyTimeoutMs'], kind: 'scalar' },
   HX_KEEP_ALIVE_TIMEOUT_MS: { path: ['keepAliveTimeoutMs'], kind: 'scalar' },
@@ -84,7 +85,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
 export function validateConfig(candidate: Layer, problems: string[] = []): Readonly<Config> {
   const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
   const validate = ajv.compile(configSchema);
-  if (!validate(candidate)) problems.push(...(validate.errors ?? []).map(describeConfigError));
+  if (!validate(candidate)) problems.push(...(validate.errors ?? []).map(formatAjvError));
   const config = candidate as unknown as Config;
   if (problems.length === 0) {
     resolveSecrets(config, problems);
@@ -196,18 +197,6 @@ export function redactConfig(config: Readonly<Config>): unknown {
   copy.auth.tokens = copy.auth.tokens.map(() => REDACTED);
   copy.auth.header.values = copy.auth.header.values.map(() => REDACTED);
   return copy;
-}
-
-function describeConfigError(error: Parameters<typeof formatAjvError>[0]): string {
-  if (error.keyword === 'additionalProperties') {
-    const key = (error.params as { additionalProperty: string }).additionalProperty;
-    return `${error.instancePath || '/'}: unknown key "${key}"`;
-  }
-  if (error.keyword === 'enum') {
-    const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
-    return `${error.instancePath}: must be one of ${allowed.join(', ')}`;
-  }
-  return formatAjvError(error);
 }
 
 function readConfigFile(path: string, problems: string[]): Layer {

@@ -1,31 +1,68 @@
+import { EventEmitter } from 'node:events';
 import { HxError } from '../errors.js';
+import type { ProcessorDefinition } from '../processors/processor.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
+import { type AdmissionLimits, admitMedia } from './admission.js';
+import { ANNOTATED_MEDIA_TYPE } from './annotate.js';
+import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } from './executor.js';
 import { parseFilters } from './filters.js';
-import { InlinePool } from './inline-pool.js';
 import type { WorkerProcessorSpec } from './messages.js';
-import { type TaskInput, type TaskPool, type TaskResult, WorkerPool } from './pool.js';
+import type { RawGeometrySource } from './probe.js';
+import { type Lane, Scheduler } from './scheduler.js';
+import { TaskRunner } from './task-runner.js';
+
+export type { RawGeometrySource } from './probe.js';
+
+/** Where a route's frames run: on worker threads, on the event loop, or `auto` (the processor's `cheap` says). */
+export type Execution = 'auto' | 'workers' | 'inline';
 
 export interface EngineRoute {
   path: string;
   processor: string;
   options: Record<string, unknown>;
+  execution?: Execution | undefined;
 }
 
 export interface EngineOptions {
   routes: readonly EngineRoute[];
+  /** Worker threads, for the routes that run on workers. */
   workers: number;
-  /** 'workers': frames run on a pool of `workers` threads; 'inline': on the calling thread (see InlinePool). */
-  execution?: 'workers' | 'inline';
+  /** The default for routes that do not say. */
+  execution?: Execution;
   maxQueuedRequests: number;
+  maxPixels: number;
+  /** The configured raw geometry, for image/x-raw frames that do not state theirs. */
+  raw?: RawGeometrySource;
+  /** How long a job may run on past its deadline before its worker is taken as hung (see Scheduler). */
+  hungAfterMs?: number;
   /** Where relative processor paths are resolved from (the config file's folder, else the working directory). */
   baseDir?: string;
-  workerUrl?: URL;
 }
 
-export interface InferenceOutcome {
+/** One frame, as any front end hands it over: bytes plus what the protocol said about them. */
+export interface InferRequest {
+  route: string;
+  body: Uint8Array;
+  /** The declared media type's lower-case essence ('' when none): a hint, the bytes are sniffed. */
+  mediaType: string;
+  /** Raw geometry from the request, in precedence order (the configured geometry comes last, added here). */
+  rawHints?: readonly RawGeometrySource[];
+  /** Filters (`confidence`, `object`) and whatever else the processor reads from the query. */
+  query: Record<string, string>;
+  /** The stream the frame belongs to: a stateful processor's frames of one stream reach one instance, in order. */
+  stream?: string;
+  /** `image`: the frame with its inferences drawn (ANNOTATED_MEDIA_TYPE) instead of JSON. */
+  output: 'json' | 'image';
+  requestId: string;
+  /** Absolute deadline, performance.now() ms. */
+  deadline: number;
+  signal?: AbortSignal;
+}
+
+export interface InferOutcome {
   /** Serialised `{"inferences":[...]}`, or undefined for "no result". */
   json: string | undefined;
-  /** The annotated frame, when the task asked for `render`. */
+  /** The annotated frame, when the request asked for `image`. */
   image?: { mediaType: string; bytes: Uint8Array };
   inferenceCount: number;
   labels: Array<[string, string]>;
@@ -33,75 +70,168 @@ export interface InferenceOutcome {
   processor: string;
 }
 
-/**
- * The protocol-neutral core: routes keys to processors and runs frames through the worker pool. Knows nothing of
- * HTTP; the front end gives it bytes plus what it learned from the headers, and maps its HxErrors to responses.
- */
-export class InferenceEngine {
-  readonly pool: TaskPool;
-  private readonly processorByKey: ReadonlyMap<string, string>;
-  /** Route keys whose processor keeps per-stream state: their tasks are pinned to a worker by stream. */
-  private readonly statefulKeys: ReadonlySet<string>;
+export interface EngineState {
+  /** Every executor is up and the engine is not draining. */
+  ready: boolean;
+  draining: boolean;
+  queued: number;
+  busy: number;
+  /** Frames that can run at once (worker threads, plus the event loop when a route runs there). */
+  capacity: number;
+  /** Worker threads (0 when every route runs on the event loop). */
+  workers: number;
+  retryAfterSeconds: number;
+}
 
-  private constructor(pool: TaskPool, processorByKey: Map<string, string>, statefulKeys: Set<string>) {
-    this.pool = pool;
-    this.processorByKey = processorByKey;
-    this.statefulKeys = statefulKeys;
+export interface EngineEvents {
+  /** A worker stopped unexpectedly (crash, or hung past its deadline); it is being replaced. */
+  'worker-exit': [{ workerId: number; reason: string }];
+  /** The internal detail of a failed frame: for the log, never for the client. */
+  'task-error-detail': [{ requestId: string; code: string; detail: string }];
+  /** The engine cannot serve any more (a worker kept failing to start): the process should stop. */
+  fatal: [HxError];
+}
+
+interface RouteEntry {
+  lane: Lane;
+  processor: string;
+  stateful: boolean;
+}
+
+/**
+ * The protocol-neutral core, the only thing a front end calls: it admits a frame (media probe, raw geometry, pixel
+ * limit, filters), schedules it on the route's executors and returns one outcome, or throws an HxError that the
+ * front end maps to its protocol. Knows nothing of HTTP or gRPC.
+ */
+export class InferenceEngine extends EventEmitter<EngineEvents> {
+  private readonly scheduler: Scheduler;
+  private readonly routes: ReadonlyMap<string, RouteEntry>;
+  private readonly executors: readonly Executor[];
+  private readonly limits: AdmissionLimits;
+  private readonly workerCount: number;
+
+  private constructor(plan: readonly PlannedRoute[], options: EngineOptions) {
+    super();
+    const events: ExecutorEvents = {
+      ready: (executor) => this.scheduler.executorReady(executor),
+      exited: (workerId, reason) => this.emit('worker-exit', { workerId, reason }),
+      fatal: (error) => this.emit('fatal', error),
+      taskError: (requestId, code, detail) => this.emit('task-error-detail', { requestId, code, detail }),
+    };
+    const lanes = new Map<LaneName, Lane>();
+    for (const name of new Set(plan.map((p) => p.lane))) {
+      // Each executor loads only the processors of its own lane: no model is loaded where it never runs.
+      const specs = plan.filter((p) => p.lane === name).map((p) => p.spec);
+      const executors =
+        name === 'inline'
+          ? [new InlineExecutor(specs, events)]
+          : Array.from({ length: Math.max(1, options.workers) }, (_, id) => new WorkerExecutor(id, specs, events));
+      lanes.set(name, { name, executors });
+    }
+    this.routes = new Map(
+      plan.map((p) => [
+        p.route.path,
+        { lane: lanes.get(p.lane)!, processor: p.definition.name, stateful: p.definition.stateful === true },
+      ]),
+    );
+    this.executors = [...lanes.values()].flatMap((lane) => lane.executors);
+    this.workerCount = lanes.get('workers')?.executors.length ?? 0;
+    this.limits = { maxPixels: options.maxPixels, raw: options.raw ?? {} };
+    this.scheduler = new Scheduler({
+      lanes: [...lanes.values()],
+      maxQueued: options.maxQueuedRequests,
+      hungAfterMs: options.hungAfterMs ?? 10_000,
+    });
   }
 
   /**
-   * Loads every processor on the main thread and validates its options, reporting every problem at once, so a bad
-   * config fails the boot instead of the first request. Workers are not started yet.
+   * Loads every processor module on this thread and validates its options, reporting every problem at once, so a
+   * bad configuration fails the boot. Nothing is started yet.
    */
   static async prepare(options: EngineOptions): Promise<InferenceEngine> {
-    const problems: string[] = [];
-    const specs: WorkerProcessorSpec[] = [];
-    const names = new Map<string, string>();
-    const stateful = new Set<string>();
-    for (const route of options.routes) {
-      try {
-        const moduleUrl = resolveProcessorUrl(route.processor, options.baseDir);
-        const definition = await loadProcessor(moduleUrl);
-        definition.parseOptions(route.options);
-        specs.push({ key: route.path, moduleUrl, options: route.options });
-        names.set(route.path, definition.name);
-        if (definition.stateful === true) stateful.add(route.path);
-      } catch (error) {
-        problems.push(`route ${route.path} (${route.processor}): ${(error as Error).message}`);
-      }
+    const resolved = await resolveRoutes(options.routes, options.baseDir);
+    const plan = resolved.map((r) => ({
+      ...r,
+      lane: laneOf(r.route.execution ?? options.execution ?? 'auto', r.definition),
+    }));
+    return new InferenceEngine(plan, options);
+  }
+
+  /**
+   * Everything `prepare` and `start` check, without serving: imports each module, validates its options and creates
+   * each processor once on this thread (reading model.json, loading the model), then releases them. What passes here
+   * starts in `serve`.
+   */
+  static async check(routes: readonly EngineRoute[], baseDir?: string): Promise<void> {
+    const resolved = await resolveRoutes(routes, baseDir);
+    try {
+      const runner = await TaskRunner.load(
+        resolved.map((r) => r.spec),
+        0,
+      );
+      await runner.dispose();
+    } catch (error) {
+      throw new HxError('HX_ERR_CONFIG_INVALID', `A processor cannot be created: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    if (problems.length > 0) {
-      throw new HxError('HX_ERR_CONFIG_INVALID', `Invalid processor configuration:\n  - ${problems.join('\n  - ')}`);
-    }
-    const pool: TaskPool =
-      options.execution === 'inline'
-        ? new InlinePool({ processors: specs, maxQueued: options.maxQueuedRequests })
-        : new WorkerPool({
-            size: options.workers,
-            maxQueued: options.maxQueuedRequests,
-            processors: specs,
-            ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
-          });
-    return new InferenceEngine(pool, names, stateful);
   }
 
-  start(): Promise<void> {
-    return this.pool.start();
+  /** Starts every executor; rejects with the reason if any cannot load its processors. */
+  async start(): Promise<void> {
+    await Promise.all(this.executors.map((executor) => executor.start()));
   }
 
-  get ready(): boolean {
-    return this.pool.ready;
+  state(): EngineState {
+    const s = this.scheduler;
+    return {
+      ready: s.ready && !s.isDraining,
+      draining: s.isDraining,
+      queued: s.queued,
+      busy: s.busy,
+      capacity: s.capacity,
+      workers: this.workerCount,
+      retryAfterSeconds: s.retryAfterSeconds(),
+    };
   }
 
-  processorOf(key: string): string | undefined {
-    return this.processorByKey.get(key);
+  /** The processor name behind a route (for logs and metrics), undefined for an unknown route. */
+  processorOf(route: string): string | undefined {
+    return this.routes.get(route)?.processor;
   }
 
-  async infer(input: Omit<TaskInput, 'affinity'>): Promise<InferenceOutcome> {
-    // A malformed filter is the client's mistake: answer 400 now rather than after a queue wait.
-    parseFilters(input.query);
-    const affinity = this.statefulKeys.has(input.key) ? `${input.key}\n${input.stream ?? ''}` : undefined;
-    const result: TaskResult = await this.pool.run({ ...input, affinity });
+  /** Where each route runs, for the start-up log. */
+  lanes(): Record<string, string> {
+    return Object.fromEntries([...this.routes].map(([path, entry]) => [path, entry.lane.name]));
+  }
+
+  async infer(request: InferRequest): Promise<InferOutcome> {
+    const entry = this.routes.get(request.route);
+    if (entry === undefined) throw new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.route}`);
+    // Draining comes first: a client refused for it should go elsewhere, whatever its frame.
+    if (this.scheduler.isDraining) throw this.scheduler.capacityError('HX_ERR_CAPACITY_DRAINING', entry.lane);
+    const media = admitMedia(request.body, request.mediaType, request.rawHints ?? [], this.limits);
+    // Parsed once, here, and carried with the job: a malformed filter is answered before any queue wait.
+    const filters = parseFilters(request.query);
+    const stream = request.stream ?? '';
+    const result = await this.scheduler.submit(
+      {
+        key: request.route,
+        body: request.body,
+        media,
+        query: request.query,
+        filters,
+        requestId: request.requestId,
+        stream,
+        ...(request.output === 'image' ? { render: ANNOTATED_MEDIA_TYPE } : {}),
+      },
+      {
+        lane: entry.lane,
+        affinity: entry.stateful ? `${request.route}\n${stream}` : undefined,
+        deadline: request.deadline,
+        signal: request.signal,
+      },
+    );
     if (!result.ok) throw HxError.fromPlain(result.error);
     return {
       json: result.json,
@@ -111,11 +241,58 @@ export class InferenceEngine {
       inferenceCount: result.inferenceCount,
       labels: result.labels,
       timings: { queueMs: result.queueMs, ...result.timings },
-      processor: this.processorByKey.get(input.key) ?? input.key,
+      processor: entry.processor,
     };
   }
 
-  close(graceMs = 0): Promise<void> {
-    return this.pool.close(graceMs);
+  /** Stops admitting: new frames get HX_ERR_CAPACITY_DRAINING, readiness turns false; admitted frames finish. */
+  drain(): void {
+    this.scheduler.drain();
   }
+
+  /** Resolves when every admitted frame has been answered (or after `timeoutMs`). */
+  idle(timeoutMs: number): Promise<void> {
+    return this.scheduler.idle(timeoutMs);
+  }
+
+  close(): Promise<void> {
+    return this.scheduler.close();
+  }
+}
+
+type LaneName = 'workers' | 'inline';
+
+interface ResolvedRoute {
+  route: EngineRoute;
+  spec: WorkerProcessorSpec;
+  definition: ProcessorDefinition;
+}
+
+/** Imports each route's processor module and checks its options, collecting every problem before failing. */
+export async function resolveRoutes(routes: readonly EngineRoute[], baseDir?: string): Promise<ResolvedRoute[]> {
+  const problems: string[] = [];
+  const resolved: ResolvedRoute[] = [];
+  for (const route of routes) {
+    try {
+      const moduleUrl = resolveProcessorUrl(route.processor, baseDir);
+      const definition = await loadProcessor(moduleUrl);
+      definition.parseOptions(route.options);
+      resolved.push({ route, definition, spec: { key: route.path, moduleUrl, options: route.options } });
+    } catch (error) {
+      problems.push(`route ${route.path} (${route.processor}): ${(error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new HxError('HX_ERR_CONFIG_INVALID', `Invalid processor configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  return resolved;
+}
+
+interface PlannedRoute extends ResolvedRoute {
+  lane: LaneName;
+}
+
+function laneOf(execution: Execution, definition: ProcessorDefinition): LaneName {
+  if (execution !== 'auto') return execution;
+  return definition.cheap === true ? 'inline' : 'workers';
 }

@@ -1,5 +1,6 @@
 import type { PlainError } from '../errors.js';
 import type { ANNOTATED_MEDIA_TYPE } from './annotate.js';
+import type { InferenceFilters } from './filters.js';
 import type { MediaInfo } from './probe.js';
 
 /** Plain message types between the pool (main thread) and its workers. Nothing here may hold a class instance. */
@@ -25,6 +26,8 @@ export interface TaskMessage {
   byteLength: number;
   media: MediaInfo;
   query: Record<string, string>;
+  /** The query's filters, parsed once at admission. */
+  filters: InferenceFilters;
   requestId: string;
   /** The stream the frame belongs to (stateful processors key their state by it); '' when the client named none. */
   stream: string;

@@ -12,7 +12,7 @@ import type { Inference } from '../schema/inference.js';
 import { validateInferences, validator } from '../schema/validate.js';
 import { annotate } from './annotate.js';
 import { decodeFrame } from './decode.js';
-import { applyFilters, parseFilters } from './filters.js';
+import { applyFilters } from './filters.js';
 import type { TaskMessage, TaskOutcome, WorkerProcessorSpec, WorkerTimings } from './messages.js';
 
 interface Loaded {
@@ -21,7 +21,7 @@ interface Loaded {
   needs: FrameRequirements;
 }
 
-export type TaskInputs = Pick<TaskMessage, 'key' | 'media' | 'query' | 'requestId' | 'stream' | 'render'>;
+export type TaskInputs = Pick<TaskMessage, 'key' | 'media' | 'query' | 'filters' | 'requestId' | 'stream' | 'render'>;
 
 export class TaskRunner {
   private readonly loaded: Map<string, Loaded>;
@@ -113,7 +113,7 @@ export class TaskRunner {
         detail: `${entry.definition.name}: ${problems.join('; ')}`,
       };
     }
-    const kept = applyFilters(inferences, parseFilters(task.query));
+    const kept = applyFilters(inferences, task.filters);
     const labels = labelsOf(kept);
     if (task.render !== undefined) {
       const jpeg = await annotate(frame, kept);

@@ -70,7 +70,7 @@ export class Metrics {
       });
     };
     gauge('httpextension_queue_depth', 'Requests waiting for a worker', pool.queued);
-    gauge('httpextension_workers_busy', 'Workers processing a frame now', pool.busy);
+    gauge('httpextension_workers_busy', 'Frames running now, on worker threads or the event loop', pool.busy);
     gauge('httpextension_workers', 'Worker threads configured', pool.size);
     gauge('httpextension_ready', '1 when every worker is up and the server is not draining', () =>
       pool.ready() ? 1 : 0,

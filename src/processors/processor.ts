@@ -47,6 +47,11 @@ export interface ProcessorDefinition<Options = unknown> {
    * all frames of one stream to the same worker, in arrival order.
    */
   stateful?: boolean;
+  /**
+   * Each frame costs well under a millisecond (a mean, a frame difference): with `execution: auto` (the default) the
+   * route runs on the event loop, where a worker's two thread hand-offs would cost as much as the work.
+   */
+  cheap?: boolean;
   /** What the decoder must deliver; defaults to the full-size image. */
   frameRequirements?(options: Options): FrameRequirements;
   create(options: Options, context: ProcessorContext): Processor | Promise<Processor>;

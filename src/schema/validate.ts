@@ -46,6 +46,15 @@ function boxesOf(inference: Inference): Rectangle[] {
   }
 }
 
+/** One schema violation as an operator reads it: where, and what to change (the key or values by name). */
 export function formatAjvError(error: ErrorObject): string {
+  if (error.keyword === 'additionalProperties') {
+    const key = (error.params as { additionalProperty: string }).additionalProperty;
+    return `${error.instancePath || '/'}: unknown key "${key}"`;
+  }
+  if (error.keyword === 'enum') {
+    const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+    return `${error.instancePath}: must be one of ${allowed.join(', ')}`;
+  }
   return `${error.instancePath || '/'} ${error.message ?? 'is invalid'}`;
 }

@@ -47,8 +47,8 @@ export async function startCli(
   const url = `${scheme}://127.0.0.1:${port}`;
   if (options.waitReady !== false) {
     const deadline = Date.now() + 20_000;
-    while (!output.includes('"msg":"all workers ready"')) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`workers did not start:\n${output}`);
+    while (!output.includes('"msg":"all processors ready"')) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`processors did not load:\n${output}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

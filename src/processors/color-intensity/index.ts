@@ -22,6 +22,7 @@ const DEFAULTS: ColorIntensityOptions = { threshold: 127, excludeBars: true, bar
  */
 export default defineProcessor<ColorIntensityOptions>({
   name: 'colorIntensity',
+  cheap: true,
   description: 'Classifies a frame as dark or light by its mean BT.601 luma, ignoring letterbox bars.',
   parseOptions(raw) {
     const problems = rejectUnknownOptions(raw, Object.keys(DEFAULTS));

@@ -25,13 +25,14 @@ const DEFAULTS: MotionOptions = {
 
 /**
  * Motion by frame differencing, per stream: each frame is compared with the previous frame of the same stream
- * (`?stream=` or `x-stream-id`), which is why the processor is `stateful` and the pool pins a stream to one worker.
+ * (`?stream=` or `x-stream-id`), which is why the processor is `stateful` and the scheduler pins a stream to one executor.
  * The first frame of a stream, and a frame whose size changed, only set the reference (204).
  */
 export default defineProcessor<MotionOptions>({
   name: 'motion',
   description: 'Detects moving regions by differencing consecutive frames of a stream.',
   stateful: true,
+  cheap: true,
   parseOptions(raw) {
     const problems = rejectUnknownOptions(raw, Object.keys(DEFAULTS));
     const o = { ...DEFAULTS, ...raw } as MotionOptions;

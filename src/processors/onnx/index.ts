@@ -78,7 +78,16 @@ export default defineProcessor<OnnxOptions>({
     }
 
     // Warm-up before the worker reports ready: the first run allocates and plans the graph.
-    await run(new Uint8Array(config.input.width * config.input.height * 3));
+    try {
+      await run(new Uint8Array(config.input.width * config.input.height * 3));
+    } catch (error) {
+      const { width, height, layout } = config.input;
+      throw new Error(
+        `${join(dir, 'model.json')}: the model does not take its input as described (${width}x${height} ${layout}): ` +
+          `${(error as Error).message}`,
+        { cause: error },
+      );
+    }
 
     let released = false;
     return {

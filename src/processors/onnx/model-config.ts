@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
+import { formatAjvError } from '../../schema/validate.js';
 import { COCO_LABELS } from '../../vision/coco-labels.js';
 import { SSD_DEFAULT_OUTPUTS, type SsdOutputs } from './decoders/ssd.js';
 
@@ -127,7 +128,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   }
   compiled ??= new Ajv({ allErrors: true }).compile(schema);
   if (!compiled(raw)) {
-    const problems = (compiled.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`);
+    const problems = (compiled.errors ?? []).map(formatAjvError);
     throw new Error(`${path}: ${problems.join('; ')}`);
   }
   const json = raw as RawModelJson;

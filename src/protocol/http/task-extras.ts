@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RouteConfig } from '../config/defaults.js';
-import { ANNOTATED_MEDIA_TYPE } from '../inference/annotate.js';
+import type { RouteConfig } from '../../config/defaults.js';
 
 /** The header a client may use instead of `?stream=` to say which video stream a frame belongs to. */
 export const STREAM_HEADER = 'x-stream-id';
@@ -16,13 +15,12 @@ export function taskExtras(
   key: string,
   headers: IncomingHttpHeaders,
   query: Readonly<Record<string, string>>,
-): { stream: string; render?: typeof ANNOTATED_MEDIA_TYPE } {
+): { stream: string; image: boolean } {
   const header = headers[STREAM_HEADER];
   const named = query.stream ?? (Array.isArray(header) ? header[0] : header) ?? '';
   const stream = SAFE_STREAM.test(named) ? named : '';
   const route = routes.find((r) => r.path === key);
-  const render = route?.annotate === true || prefersJpeg(headers.accept);
-  return render ? { stream, render: ANNOTATED_MEDIA_TYPE } : { stream };
+  return { stream, image: route?.annotate === true || prefersJpeg(headers.accept) };
 }
 
 /** RFC 9110 §12.5.1 content negotiation reduced to the two types we can answer: true if image/jpeg wins. */

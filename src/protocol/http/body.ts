@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HxError } from '../errors.js';
+import { HxError } from '../../errors.js';
 
 /**
  * Reads a request body into one exactly-sized ArrayBuffer (so it can be transferred to a worker without a copy),

@@ -1,4 +1,4 @@
-/** Parsing of Content-Type (RFC 9110 section 8.3) and the media types the protocol accepts. */
+/** Parsing of Content-Type (RFC 9110 section 8.3); which types are accepted is the engine's (admission.ts). */
 
 export interface MediaType {
   /** lower-case type/subtype, '' when the header is absent */
@@ -19,29 +19,4 @@ export function parseMediaType(header: string | undefined): MediaType {
     if (key) params[key] = value;
   }
   return { essence: head.trim().toLowerCase(), params };
-}
-
-/**
- * Declared types we decode by sniffing the bytes (Content-Type is a hint: real clients send image/jpg,
- * application/octet-stream or nothing). image/x-raw has no magic and must be declared.
- */
-const SNIFFED = new Set([
-  '',
-  'application/octet-stream',
-  'image/jpeg',
-  'image/jpg',
-  'image/pjpeg',
-  'image/png',
-  'image/x-png',
-  'image/apng',
-  'image/bmp',
-  'image/x-bmp',
-  'image/x-ms-bmp',
-  'image/*',
-]);
-
-export const RAW_MEDIA_TYPE = 'image/x-raw';
-
-export function isSupportedDeclaredType(essence: string): boolean {
-  return essence === RAW_MEDIA_TYPE || SNIFFED.has(essence);
 }

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { SecureContextOptions } from 'node:tls';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Config } from '../../config/defaults.js';
+import { HxError } from '../../errors.js';
+import type { InferenceEngine } from '../../inference/engine.js';
+import { Metrics } from '../../observability/metrics.js';
+import { installAuth } from './auth-hook.js';
+import { readBody } from './body.js';
+import { clientErrorAnswerer } from './client-error.js';
+import { installInferenceRoutes } from './inference-route.js';
+import { replyError } from './reply-error.js';
+import { installRequestLog } from './request-log.js';
+import { listenerOptions, readTlsFiles } from './tls.js';
+
+export interface ServerDeps {
+  config: Readonly<Config>;
+  engine: InferenceEngine;
+  logger: FastifyBaseLogger;
+}
+
+const REQUEST_ID_HEADER = 'x-ms-client-request-id';
+/** Ids are echoed into headers and logs: accept only short, visible ASCII. */
+const SAFE_ID = /^[\x21-\x7e]{1,128}$/;
+
+export interface HttpServer {
+  app: FastifyInstance;
+  metrics: Metrics;
+  /** Re-reads the TLS certificate, key and CA files; new connections use them, open ones keep theirs. */
+  reloadTls(): void;
+}
+
+/**
+ * The HTTP front end (not listening yet): routes, limits, auth, health, metrics and logs over the engine. Draining
+ * and work in flight are the engine's: this front end only maps its answers and errors to HTTP.
+ */
+export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
+  const { config, engine } = deps;
+  const metricsPath = config.metrics.enabled && config.metrics.port === 0 ? '/metrics' : undefined;
+  const metrics = new Metrics({
+    queued: () => engine.state().queued,
+    busy: () => engine.state().busy,
+    size: () => engine.state().workers,
+    ready: () => engine.state().ready,
+  });
+  const app = Fastify({
+    ...listenerOptions(config),
+    requestTimeout: config.bodyTimeoutMs,
+    clientErrorHandler: clientErrorAnswerer(metrics),
+    loggerInstance: deps.logger,
+    // One line per request is written by the request log, with stage timings and the error code.
+    logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger (a pino child per frame is measurable at thousands of frames a second): the one
+    // line per request carries the request id itself.
+    childLoggerFactory: (logger) => logger,
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => {
+      const id = req.headers[REQUEST_ID_HEADER];
+      return typeof id === 'string' && SAFE_ID.test(id) ? id : randomUUID();
+    },
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  });
+  app.server.maxConnections = config.maxConnections;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (request, payload, done) => {
+    const t = performance.now();
+    readBody(payload, config.maxBodyBytes).then(
+      (body) => {
+        request.hx.receiveMs = performance.now() - t;
+        request.hx.bytes = body.byteLength;
+        done(null, body);
+      },
+      (error: Error) => done(error, undefined),
+    );
+  });
+
+  installRequestLog(app, metrics, deps.logger);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  installAuth(app, config, metricsPath);
+  app.setErrorHandler((error, request, reply) => replyError(reply, request, error));
+  app.setNotFoundHandler((request, reply) =>
+    replyError(reply, request, new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.url.split('?')[0]}`)),
+  );
+
+  if (metricsPath !== undefined) {
+    app.get(metricsPath, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+  }
+  // Health: never behind auth, never queued.
+  app.get('/health/live', async (_request, reply) => reply.send({ status: 'live' }));
+  app.get('/health/ready', async (request, reply) => {
+    const state = engine.state();
+    if (state.ready) return reply.send({ status: 'ready' });
+    const code = state.draining ? 'HX_ERR_CAPACITY_DRAINING' : 'HX_ERR_CAPACITY_NOT_READY';
+    return replyError(reply, request, new HxError(code, undefined, { headers: { 'retry-after': '1' } }));
+  });
+  installInferenceRoutes(app, config, engine, metrics);
+
+  engine.on('worker-exit', ({ workerId, reason }) => app.log.error({ workerId, reason }, 'worker stopped'));
+  engine.on('task-error-detail', ({ requestId, code, detail }) =>
+    app.log.error({ reqId: requestId, code, detail }, 'processor error'),
+  );
+
+  return {
+    app,
+    metrics,
+    reloadTls: () => {
+      if (config.tls.certFile === undefined) return;
+      (app.server as unknown as { setSecureContext(options: SecureContextOptions): void }).setSecureContext(
+        readTlsFiles(config.tls),
+      );
+    },
+  };
+}

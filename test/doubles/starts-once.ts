@@ -1,0 +1,25 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { defineProcessor } from '../../src/processors/processor.js';
+
+/**
+ * Test double that loads the first time only (a marker file remembers it across worker threads) and exits its
+ * thread on ?do=crash: its worker's replacements can never start.
+ */
+export default defineProcessor<{ marker: string }>({
+  name: 'startsOnce',
+  description: 'create() fails after the first time (tests only)',
+  parseOptions: (raw) => {
+    if (typeof raw.marker !== 'string') throw new Error('marker must be a file path');
+    return { marker: raw.marker };
+  },
+  create: ({ marker }) => {
+    if (existsSync(marker)) throw new Error('the device this model needs is gone');
+    writeFileSync(marker, '1');
+    return {
+      process(_frame, request) {
+        if (request.query.do === 'crash') process.exit(3);
+        return [];
+      },
+    };
+  },
+});
