@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { encodeBmp, encodeRaw } from '../src/inference/encode.js';
+import { encodeBmp, encodeRaw } from '../src/pipeline/pixel-encoders.js';
 import { type Answer, assertError, fixture, post } from './helpers/http.js';
 import {
   bmpVariants,

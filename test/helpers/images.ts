@@ -1,7 +1,7 @@
 import sharp from 'sharp';
-import { encodeBmp, encodeRaw } from '../../src/inference/encode.js';
 import type { PixelFormat, RawFormat } from '../../src/inference/pixel-format.js';
 import { RAW_FORMAT_NAMES, rawFrameBytes } from '../../src/inference/pixel-format.js';
+import { encodeBmp, encodeRaw } from '../../src/pipeline/pixel-encoders.js';
 import { type JpegComponentSpec, writeJpeg } from './jpeg-writer.js';
 import { writePng } from './png-writer.js';
 
