@@ -32,7 +32,7 @@ static void hx_error_exit(j_common_ptr cinfo) {
 
 /* Warnings: those that mean lost pixel data (the scan ends early, bit errors, a missing restart marker, a broken
  * progression) are errors, since libjpeg would fill the gap with grey and the processor would answer on a partly
- * fabricated frame; the same list the libvips fallback refuses (src/inference/jpeg.ts JPEG_DATA_LOSS). A body that
+ * fabricated frame; the same list the libvips fallback refuses (src/inference/decode.ts JPEG_DATA_LOSS). A body that
  * ends before its EOI marker is among them (JWRN_JPEG_EOF): see docs/operations.md, "Damaged images". Other warnings
  * (extraneous bytes between markers and the like) are common in camera output and harmless. */
 static void hx_emit_message(j_common_ptr cinfo, int level) {
