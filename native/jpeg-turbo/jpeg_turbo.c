@@ -94,56 +94,6 @@ static void set_int(napi_env env, napi_value obj, const char *name, int64_t v) {
   napi_set_named_property(env, obj, name, n);
 }
 
-static void set_bool(napi_env env, napi_value obj, const char *name, bool v) {
-  napi_value n;
-  napi_get_boolean(env, v, &n);
-  napi_set_named_property(env, obj, name, n);
-}
-
-static const char *color_space_name(J_COLOR_SPACE cs) {
-  switch (cs) {
-    case JCS_GRAYSCALE: return "gray";
-    case JCS_YCbCr: return "ycbcr";
-    case JCS_RGB: return "rgb";
-    case JCS_CMYK: return "cmyk";
-    case JCS_YCCK: return "ycck";
-    default: return "other";
-  }
-}
-
-/* header(bytes) -> { width, height, components, colorSpace, progressive } */
-static napi_value header(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  unsigned char *data;
-  size_t length;
-  if (argc < 1 || !get_bytes(env, argv[0], &data, &length)) return throw_error(env, "ERR_INVALID_ARG", "bytes must be a Uint8Array");
-  if (length == 0) return throw_error(env, "HX_JPEG_CORRUPT", "empty input");
-
-  struct jpeg_decompress_struct cinfo;
-  struct hx_error_mgr jerr;
-  cinfo.err = hx_error_init(&jerr);
-  if (setjmp(jerr.escape)) {
-    jpeg_destroy_decompress(&cinfo);
-    return throw_error(env, "HX_JPEG_CORRUPT", jerr.message);
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, (unsigned long)length);
-  jpeg_read_header(&cinfo, TRUE);
-  napi_value result;
-  napi_create_object(env, &result);
-  set_int(env, result, "width", cinfo.image_width);
-  set_int(env, result, "height", cinfo.image_height);
-  set_int(env, result, "components", cinfo.num_components);
-  napi_value cs;
-  napi_create_string_utf8(env, color_space_name(cinfo.jpeg_color_space), NAPI_AUTO_LENGTH, &cs);
-  napi_set_named_property(env, result, "colorSpace", cs);
-  set_bool(env, result, "progressive", jpeg_has_multiple_scans(&cinfo));
-  jpeg_destroy_decompress(&cinfo);
-  return result;
-}
-
 /* Adobe CMYK as stored (inverted: 255 is no ink) to RGB, R = C x K / 255 and so on: the conversion OpenCV applies,
  * without a colour profile (frames are analysed, not printed; libvips' profile-based conversion needs lcms). */
 static void cmyk_to_rgb(const unsigned char *cmyk, unsigned char *rgb, size_t width) {
@@ -255,7 +205,6 @@ static napi_value decode(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"header", NULL, header, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

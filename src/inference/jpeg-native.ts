@@ -5,13 +5,6 @@ import type { MediaInfo } from './probe.js';
 
 /** The C binding in native/jpeg-turbo (libjpeg-turbo), built by `npm install` when the system has its headers. */
 export interface JpegTurboBinding {
-  header(bytes: Uint8Array): {
-    width: number;
-    height: number;
-    components: number;
-    colorSpace: 'gray' | 'ycbcr' | 'rgb' | 'cmyk' | 'ycck' | 'other';
-    progressive: boolean;
-  };
   /** Every colour space (CMYK and YCCK converted to RGB); throws on a damaged or truncated body. */
   decode(
     bytes: Uint8Array,
