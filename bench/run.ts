@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
-import { encodeBmp } from '../src/inference/encode.js';
+import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHARED = resolve(ROOT, '../shared');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { encodeBmp } from '../src/inference/encode.js';
+import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
 import { post } from './helpers/http.js';
 import { EXAMPLE, startTestServer, type TestServer } from './helpers/server.js';
 

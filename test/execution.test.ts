@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
-import { encodeBmp } from '../src/inference/encode.js';
+import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
 import { CLI, type CliServer, startCli } from './helpers/cli.js';
 import { type Answer, assertError, checkWellFormed, fixture, get, post } from './helpers/http.js';
 import { freePort } from './helpers/pipeline.js';

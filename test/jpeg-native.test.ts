@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { decodeFrame, decodeWithSharp } from '../src/inference/decode.js';
-import type { Frame, FrameRequirements } from '../src/inference/frame.js';
+import { type Frame, type FrameRequirements, toRgb24 } from '../src/inference/frame.js';
 import { decodeJpegNative, jpegReduction, jpegTurbo } from '../src/inference/jpeg-native.js';
 import { probeEncoded } from '../src/inference/probe.js';
 import colorIntensity, { meanLuma } from '../src/processors/color-intensity/index.js';
 import { assertError, fixture, post } from './helpers/http.js';
+import { writeJpeg } from './helpers/jpeg-writer.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const JPEGS = ['baboon_416.jpg', 'fruits_416.jpg', 'messi_416.jpg', 'street100_416.jpg', 'street100_768x576.jpg'];
@@ -43,7 +44,7 @@ describe('libjpeg-turbo binding', () => {
   test('full size: the binding and the sharp fallback give the same pixels', async () => {
     for (const { name, bytes } of await samples()) {
       const info = probeEncoded(bytes);
-      const native = decodeJpegNative(bytes, info, {})!;
+      const native = decodeJpegNative(bytes, info, {});
       const fallback = await decodeWithSharp(bytes, info, {});
       assert.deepEqual([native.width, native.height, native.format], [fallback.width, fallback.height, 'rgb24']);
       let worst = 0;
@@ -57,7 +58,7 @@ describe('libjpeg-turbo binding', () => {
     for (const { name, bytes } of await samples()) {
       const info = probeEncoded(bytes);
       const full = whole(await decodeWithSharp(bytes, info, {}));
-      const native = decodeJpegNative(bytes, info, REDUCED)!;
+      const native = decodeJpegNative(bytes, info, REDUCED);
       const r = jpegReduction(info, REDUCED);
       assert.equal(native.width, Math.ceil(info.width / r), name);
       assert.ok(Math.abs(whole(native) - full) < 1, `${name}: native ${whole(native)} vs full ${full}`);
@@ -68,18 +69,81 @@ describe('libjpeg-turbo binding', () => {
 
   test('a greyscale JPEG decodes to one channel', async () => {
     const bytes = await sharp(fixture('frames/messi_416.jpg')).toColourspace('b-w').jpeg().toBuffer();
-    const frame = decodeJpegNative(bytes, probeEncoded(bytes), {})!;
+    const frame = decodeJpegNative(bytes, probeEncoded(bytes), {});
     assert.equal(frame.format, 'gray8');
     assert.equal(frame.data.length, 416 * 416);
     const full = await decodeWithSharp(bytes, probeEncoded(bytes), {});
     assert.ok(Math.abs(whole(frame) - whole(full)) < 0.01);
   });
 
-  test('a CMYK JPEG is left to sharp', async () => {
-    const bytes = await sharp(fixture('frames/messi_416.jpg')).toColourspace('cmyk').jpeg().toBuffer();
-    assert.equal(decodeJpegNative(bytes, probeEncoded(bytes), {}), undefined);
+  test('a CMYK JPEG is decoded by the binding, converted as OpenCV converts it (R = C x K / 255 on stored values)', async () => {
+    const n = 16 * 16;
+    const plane = (v: number) => ({ samples: new Uint8Array(n).fill(v), h: 1 as const, v: 1 as const });
+    const bytes = writeJpeg({ width: 16, height: 16, components: [plane(200), plane(100), plane(50), plane(128)] });
     const frame = await decodeFrame(bytes, probeEncoded(bytes), {});
-    assert.deepEqual([frame.width, frame.height, frame.format], [416, 416, 'rgb24']);
+    assert.deepEqual([frame.width, frame.height, frame.format], [16, 16, 'rgb24']);
+    const rgb = toRgb24(frame);
+    for (let p = 0; p < n; p++) {
+      const got = [rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!];
+      assert.ok(
+        got.every((v, i) => Math.abs(v - [100, 50, 25][i]!) <= 1),
+        `pixel ${p}: ${got.join(',')}`,
+      );
+    }
+    // libvips' CMYK (from sharp, with an Adobe marker) decodes too, reduced as any other JPEG.
+    const adobe = await sharp(fixture('frames/messi_416.jpg')).toColourspace('cmyk').jpeg().toBuffer();
+    const reduced = await decodeFrame(adobe, probeEncoded(adobe), REDUCED);
+    assert.deepEqual([reduced.width, reduced.height, reduced.format], [208, 208, 'rgb24']);
+  });
+
+  test('a JPEG in an unknown colour space (2 components) is HX_ERR_MEDIA_UNDECODABLE', () => {
+    const plane = { samples: new Uint8Array(64).fill(90), h: 1 as const, v: 1 as const };
+    const bytes = writeJpeg({ width: 8, height: 8, components: [plane, plane] });
+    assert.throws(() => decodeJpegNative(bytes, probeEncoded(bytes), {}), {
+      code: 'HX_ERR_MEDIA_UNDECODABLE',
+      message: /unknown colour space/,
+    });
+  });
+
+  test('one DCT-scaling rule: the fallback decodes to the size the binding does', async () => {
+    for (const { name, bytes } of await samples()) {
+      const info = probeEncoded(bytes);
+      for (const needs of [
+        REDUCED,
+        {},
+        { maxReduction: 8 as const },
+        { maxReduction: 4 as const, minReducedPixels: 1e5 },
+      ]) {
+        const native = decodeJpegNative(bytes, info, needs);
+        const fallback = await decodeWithSharp(bytes, info, needs);
+        assert.deepEqual([fallback.width, fallback.height], [native.width, native.height], name);
+        assert.deepEqual([fallback.sourceWidth, fallback.sourceHeight], [info.width, info.height], name);
+      }
+    }
+  });
+
+  test('truncation policy: a body cut anywhere before its EOI marker is refused by both decoders', async () => {
+    const good = fixture('frames/street100_416.jpg');
+    const info = probeEncoded(good);
+    const progressive = await sharp(good).jpeg({ quality: 90, progressive: true }).toBuffer();
+    for (const body of [good, progressive]) {
+      // Mid-scan, and the whole scan present with only the 2-byte EOI marker missing.
+      for (const end of [body.length >> 1, body.length - 200, body.length - 2]) {
+        const cut = body.subarray(0, end);
+        assert.throws(() => decodeJpegNative(cut, info, {}), {
+          code: 'HX_ERR_MEDIA_UNDECODABLE',
+          message: /premature end/,
+        });
+        await assert.rejects(decodeWithSharp(cut, info, {}), {
+          code: 'HX_ERR_MEDIA_UNDECODABLE',
+          message: /premature end/,
+        });
+      }
+      // Complete bodies decode on both paths, with bytes after EOI too (some cameras pad their buffers).
+      const padded = Buffer.concat([body, Buffer.alloc(64)]);
+      assert.equal(decodeJpegNative(padded, info, {}).width, 416);
+      assert.equal((await decodeWithSharp(padded, info, {})).width, 416);
+    }
   });
 
   test('randomly damaged JPEGs either decode or throw HX_ERR_MEDIA_UNDECODABLE, never anything else', () => {
@@ -100,8 +164,8 @@ describe('libjpeg-turbo binding', () => {
       const body = random() < 0.2 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
       try {
         const frame = decodeJpegNative(body, info, k % 2 === 0 ? {} : REDUCED);
-        if (frame !== undefined) assert.equal(frame.data.length, frame.stride * frame.height);
-        outcomes.add(frame === undefined ? 'declined' : 'decoded');
+        assert.equal(frame.data.length, frame.stride * frame.height);
+        outcomes.add('decoded');
       } catch (error) {
         assert.equal((error as { code?: string }).code, 'HX_ERR_MEDIA_UNDECODABLE', String(error));
         outcomes.add('refused');

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isHxError } from '../src/errors.js';
-import { decodeBmp, decodeFrame } from '../src/inference/decode.js';
-import { encodeBmp, encodeRaw } from '../src/inference/encode.js';
+import { decodeBmp } from '../src/inference/bmp.js';
+import { decodeFrame } from '../src/inference/decode.js';
 import { toRgb24 } from '../src/inference/frame.js';
 import { probeEncoded, probeRaw, sniffKind } from '../src/inference/probe.js';
+import { encodeBmp, encodeRaw } from '../src/pipeline/pixel-encoders.js';
 import { comparePixels, gradient, HEIGHT, paletteColour, paletteImage, WIDTH, writeBmp } from './helpers/images.js';
 import { writeJpeg } from './helpers/jpeg-writer.js';
 import { writePng } from './helpers/png-writer.js';
@@ -81,25 +82,7 @@ describe('decodeBmp', () => {
     }
   });
 
-  it('refuses masks that are not whole 8-bit channels or 555/565', () => {
-    const tenBit = writeBmp({
-      width: 2,
-      height: 2,
-      bpp: 32,
-      compression: 3,
-      masks: [0x3ff00000, 0xffc00, 0x3ff],
-      pixel: () => 0,
-    });
-    throwsCode(() => decodeBmp(tenBit), 'HX_ERR_MEDIA_UNDECODABLE', /32-bit colour masks/);
-    const odd16 = writeBmp({ width: 2, height: 2, bpp: 16, compression: 3, masks: [0xf00, 0xf0, 0xf], pixel: () => 0 });
-    throwsCode(() => decodeBmp(odd16), 'HX_ERR_MEDIA_UNDECODABLE', /16-bit colour masks/);
-  });
-
-  it('refuses RLE compression, unknown bit depths and truncated files with a reason', () => {
-    const rle8 = writeBmp({ width: 4, height: 2, bpp: 8, compression: 1, palette: [0, 0, 0], pixel: () => 0 });
-    throwsCode(() => decodeBmp(rle8), 'HX_ERR_MEDIA_UNDECODABLE', /compression 1/);
-    const rle4 = writeBmp({ width: 4, height: 2, bpp: 4, compression: 2, palette: [0, 0, 0], pixel: () => 0 });
-    throwsCode(() => decodeBmp(rle4), 'HX_ERR_MEDIA_UNDECODABLE', /compression 2/);
+  it('refuses unknown bit depths and truncated files with a reason', () => {
     const twoBit = writeBmp({ width: 4, height: 2, bpp: 8, palette: [0, 0, 0], pixel: () => 0 });
     Buffer.from(twoBit.buffer).writeUInt16LE(2, 28);
     throwsCode(() => decodeBmp(twoBit), 'HX_ERR_MEDIA_UNDECODABLE', /2 bits per pixel/);
@@ -147,7 +130,11 @@ describe('probeEncoded and sniffKind', () => {
   });
 
   it('refuses a JPEG with no SOF and a header that declares 0 pixels', () => {
-    throwsCode(() => probeEncoded(jpeg.subarray(0, 10)), 'HX_ERR_MEDIA_UNDECODABLE', /looks like JPEG/);
+    throwsCode(
+      () => probeEncoded(jpeg.subarray(0, 10)),
+      'HX_ERR_MEDIA_UNDECODABLE',
+      /JPEG image could not be decoded: its header is truncated/,
+    );
     const zero = Uint8Array.from(jpeg);
     const sof = zero.findIndex((v, i) => v === 0xff && zero[i + 1] === 0xc0);
     zero.set([0, 0], sof + 5);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { encodeBmp, encodeRaw } from '../src/inference/encode.js';
+import { encodeBmp, encodeRaw } from '../src/pipeline/pixel-encoders.js';
+import { rleBmp } from './helpers/bmp-rle.js';
 import { type Answer, assertError, fixture, post } from './helpers/http.js';
 import {
   bmpVariants,
@@ -13,6 +14,7 @@ import {
   pngVariants,
   rawVariant,
   rawVariants,
+  rleVariants,
   through16Bit,
   type Variant,
   WIDTH,
@@ -39,7 +41,7 @@ after(() => server.close());
 
 const variants: Variant[] = [
   ...(await jpegVariants()),
-  await cmykJpeg(),
+  cmykJpeg(),
   ...(await pngVariants()),
   ...bmpVariants(),
   ...rawVariants(),
@@ -98,6 +100,11 @@ describe('media: every format decodes to its known pixels', () => {
       /BMP 24-bit top-down/,
       /BMP 32-bit/,
       /BMP 8-bit palette/,
+      /BMP 8-bit RLE8\n/,
+      /BMP 8-bit RLE8 top-down/,
+      /BMP 4-bit RLE4\n/,
+      /BMP 16-bit BI_BITFIELDS \(444/,
+      /BMP 32-bit BI_BITFIELDS \(10-bit/,
     ]) {
       assert.match(names, expected);
     }
@@ -153,6 +160,8 @@ describe('media: every format decodes to its known pixels', () => {
     assert.deepEqual(bmp('32-bit'), [32, 1, 0]);
     assert.deepEqual(bmp('8-bit palette'), [8, 1, 0]);
     assert.deepEqual(bmp('32-bit BI_BITFIELDS (RGBA masks)'), [32, 1, 3]);
+    assert.deepEqual(bmp('8-bit RLE8'), [8, 1, 1]);
+    assert.deepEqual(bmp('4-bit RLE4 top-down'), [4, -1, 2]);
   });
 
   for (const variant of variants) {
@@ -497,16 +506,38 @@ describe('media: bad bodies', () => {
     }
   });
 
-  it('a truncated, RLE-compressed or unsupported BMP is 400 HX_ERR_MEDIA_UNDECODABLE', async () => {
+  it('a truncated, hostile RLE or unsupported BMP is 400 HX_ERR_MEDIA_UNDECODABLE', async () => {
     const bmp = encodeBmp(colour.rgb, WIDTH, HEIGHT);
-    const rle = writeBmp({ width: 4, height: 2, bpp: 8, compression: 1, palette: [0, 0, 0], pixel: () => 0 });
+    const palette = [0, 0, 0, 255, 255, 255];
+    const pastRow = rleBmp({ width: 4, height: 2, bpp: 8, palette, stream: [9, 1, 0, 1] });
+    const delta = rleBmp({ width: 4, height: 2, bpp: 4, palette, stream: [0, 2, 0, 9, 0, 1] });
+    const cutRle = rleBmp({ width: 4, height: 2, bpp: 8, palette, stream: [4, 1, 0, 0] });
+    const jpegInBmp = writeBmp({ width: 4, height: 2, bpp: 24, compression: 4, pixel: () => 0 });
     const twoBit = writeBmp({ width: 4, height: 2, bpp: 8, palette: [0, 0, 0], pixel: () => 0 });
     Buffer.from(twoBit.buffer).writeUInt16LE(2, 28);
-    for (const body of [bmp.subarray(0, 20), bmp.subarray(0, 60), bmp.subarray(0, bmp.length - 1), rle, twoBit]) {
+    for (const body of [
+      bmp.subarray(0, 20),
+      bmp.subarray(0, 60),
+      bmp.subarray(0, bmp.length - 1),
+      pastRow,
+      delta,
+      cutRle,
+      jpegInBmp,
+      twoBit,
+    ]) {
       const answer = await post(server.at('/echo'), body, { 'content-type': 'image/bmp' });
       assertError(answer, 400, 'HX_ERR_MEDIA_UNDECODABLE');
       assert.match((answer.json as { message: string }).message, /BMP/);
     }
+  });
+
+  it('a 640x480 RLE8 BMP is 200 with its pixels', async () => {
+    const [variant] = rleVariants(640, 480);
+    assertPixels(
+      echoed(await post(server.at('/echo'), variant!.body, { 'content-type': 'image/bmp' })),
+      variant!.expected,
+      variant!.tolerance,
+    );
   });
 
   it('an image whose header declares too many pixels is 413 before decoding, and the server keeps serving', async () => {

@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import { parseChallenges, pickDigest } from '../src/pipeline/digest-auth.js';
 import { retryAfterSeconds } from '../src/pipeline/http-extension-node.js';
 import { placementFor } from '../src/pipeline/image-encoder.js';
+import { unpadInferences } from '../src/pipeline/pipeline-message.js';
 import { PtsSampler } from '../src/pipeline/sampler.js';
+import type { Rectangle } from '../src/schema/inference.js';
 
 function sampled(rate: number, pts: number[]): number[] {
   const sampler = new PtsSampler(rate);
@@ -37,34 +39,59 @@ describe('PtsSampler', () => {
 });
 
 describe('placementFor', () => {
-  test('pad rounds the content and centres it, odd bars going to the bottom/right', () => {
-    assert.deepEqual(placementFor(1920, 1080, { mode: 'pad', width: 416, height: 416 }), {
-      width: 416,
-      height: 416,
-      content: { left: 0, top: 91, width: 416, height: 234 },
-    });
-    assert.deepEqual(placementFor(576, 768, { mode: 'pad', width: 416, height: 416 }), {
-      width: 416,
-      height: 416,
-      content: { left: 52, top: 0, width: 312, height: 416 },
-    });
+  const box = (inputWidth: number, inputHeight: number, padLeft: number, padTop: number, w: number, h: number) => ({
+    inputWidth,
+    inputHeight,
+    scaledWidth: w,
+    scaledHeight: h,
+    padLeft,
+    padTop,
   });
 
-  test('preserveAspectRatio and stretch', () => {
-    assert.deepEqual(placementFor(1920, 1080, { mode: 'preserveAspectRatio', width: 416, height: 416 }).content, {
-      left: 0,
-      top: 0,
-      width: 416,
-      height: 234,
-    });
-    assert.equal(placementFor(1920, 1080, { mode: 'preserveAspectRatio', height: 540 }).width, 960);
+  test('pad rounds the content and centres it, odd bars going to the bottom/right', () => {
     assert.deepEqual(
-      [
-        placementFor(1920, 1080, { mode: 'stretch', width: 300 }).width,
-        placementFor(1920, 1080, { mode: 'stretch', width: 300 }).height,
-      ],
-      [300, 1080],
+      placementFor(1920, 1080, { mode: 'pad', width: 416, height: 416 }),
+      box(416, 416, 0, 91, 416, 234),
     );
+    assert.deepEqual(placementFor(576, 768, { mode: 'pad', width: 416, height: 416 }), box(416, 416, 52, 0, 312, 416));
+  });
+
+  test('preserveAspectRatio and stretch send the whole image', () => {
+    assert.deepEqual(
+      placementFor(1920, 1080, { mode: 'preserveAspectRatio', width: 416, height: 416 }),
+      box(416, 234, 0, 0, 416, 234),
+    );
+    assert.deepEqual(
+      placementFor(1920, 1080, { mode: 'preserveAspectRatio', height: 540 }),
+      box(960, 540, 0, 0, 960, 540),
+    );
+    assert.deepEqual(placementFor(1920, 1080, { mode: 'stretch', width: 300 }), box(300, 1080, 0, 0, 300, 1080));
+    assert.deepEqual(placementFor(640, 480, undefined), box(640, 480, 0, 0, 640, 480));
+  });
+});
+
+describe('unpadInferences', () => {
+  test('maps boxes from the padded image back to the frame and clips what lies on the bars', () => {
+    const placement = placementFor(1920, 1080, { mode: 'pad', width: 416, height: 416 });
+    const [inside, onBar] = unpadInferences(
+      [
+        { type: 'entity', entity: { tag: { value: 'a' }, box: { l: 0.25, t: 91 / 416, w: 0.5, h: 117 / 416 } } },
+        { type: 'motion', motion: { box: { l: 0, t: 0, w: 1, h: 0.1 } } },
+      ],
+      placement,
+    ) as [{ entity: { box: Rectangle } }, { motion: { box: Rectangle } }];
+    assert.deepEqual(inside.entity.box, { l: 0.25, t: 0, w: 0.5, h: 0.5 });
+    assert.deepEqual(onBar.motion.box, { l: 0, t: 0, w: 1, h: 0 });
+  });
+
+  test('a NaN coordinate becomes 0, never null in the published JSON', () => {
+    const placement = placementFor(1920, 1080, { mode: 'pad', width: 416, height: 416 });
+    const [out] = unpadInferences(
+      [{ type: 'motion', motion: { box: { l: Number.NaN, t: 0.5, w: 0.1, h: 0.1 } } }],
+      placement,
+    ) as [{ motion: { box: Rectangle } }];
+    assert.equal(out.motion.box.l, 0);
+    assert.ok(Object.values(out.motion.box).every((v) => Number.isFinite(v)));
   });
 });
 

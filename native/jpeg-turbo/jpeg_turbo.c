@@ -4,6 +4,9 @@
  * decodes straight into a Node Buffer, optionally at 1/2, 1/4 or 1/8 scale (DCT scaling: most of the inverse
  * transform and the colour upsampling are skipped).
  *
+ * Every colour space a JPEG can carry (grey, YCbCr, RGB, CMYK, YCCK) is decoded here, so that with the binding built
+ * no JPEG goes to another decoder and the answer never depends on which one ran.
+ *
  * libjpeg reports fatal errors through error_exit, whose default calls exit(): the error manager below longjmps
  * back instead, so a corrupt body becomes a JavaScript exception and never ends the process.
  */
@@ -29,7 +32,8 @@ static void hx_error_exit(j_common_ptr cinfo) {
 
 /* Warnings: those that mean lost pixel data (the scan ends early, bit errors, a missing restart marker, a broken
  * progression) are errors, since libjpeg would fill the gap with grey and the processor would answer on a partly
- * fabricated frame; the same list the libvips path refuses (src/inference/decode.ts JPEG_DATA_LOSS). Other warnings
+ * fabricated frame; the same list the libvips fallback refuses (src/inference/decode.ts JPEG_DATA_LOSS). A body that
+ * ends before its EOI marker is among them (JWRN_JPEG_EOF): see docs/operations.md, "Damaged images". Other warnings
  * (extraneous bytes between markers and the like) are common in camera output and harmless. */
 static void hx_emit_message(j_common_ptr cinfo, int level) {
   struct hx_error_mgr *err = (struct hx_error_mgr *)cinfo->err;
@@ -90,61 +94,22 @@ static void set_int(napi_env env, napi_value obj, const char *name, int64_t v) {
   napi_set_named_property(env, obj, name, n);
 }
 
-static void set_bool(napi_env env, napi_value obj, const char *name, bool v) {
-  napi_value n;
-  napi_get_boolean(env, v, &n);
-  napi_set_named_property(env, obj, name, n);
-}
-
-static const char *color_space_name(J_COLOR_SPACE cs) {
-  switch (cs) {
-    case JCS_GRAYSCALE: return "gray";
-    case JCS_YCbCr: return "ycbcr";
-    case JCS_RGB: return "rgb";
-    case JCS_CMYK: return "cmyk";
-    case JCS_YCCK: return "ycck";
-    default: return "other";
+/* Adobe CMYK as stored (inverted: 255 is no ink) to RGB, R = C x K / 255 and so on: the conversion OpenCV applies,
+ * without a colour profile (frames are analysed, not printed; libvips' profile-based conversion needs lcms). */
+static void cmyk_to_rgb(const unsigned char *cmyk, unsigned char *rgb, size_t width) {
+  for (size_t x = 0; x < width; x++, cmyk += 4, rgb += 3) {
+    unsigned k = cmyk[3];
+    rgb[0] = (unsigned char)((cmyk[0] * k + 127) / 255);
+    rgb[1] = (unsigned char)((cmyk[1] * k + 127) / 255);
+    rgb[2] = (unsigned char)((cmyk[2] * k + 127) / 255);
   }
-}
-
-/* header(bytes) -> { width, height, components, colorSpace, progressive } */
-static napi_value header(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  unsigned char *data;
-  size_t length;
-  if (argc < 1 || !get_bytes(env, argv[0], &data, &length)) return throw_error(env, "ERR_INVALID_ARG", "bytes must be a Uint8Array");
-  if (length == 0) return throw_error(env, "HX_JPEG_CORRUPT", "empty input");
-
-  struct jpeg_decompress_struct cinfo;
-  struct hx_error_mgr jerr;
-  cinfo.err = hx_error_init(&jerr);
-  if (setjmp(jerr.escape)) {
-    jpeg_destroy_decompress(&cinfo);
-    return throw_error(env, "HX_JPEG_CORRUPT", jerr.message);
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, (unsigned long)length);
-  jpeg_read_header(&cinfo, TRUE);
-  napi_value result;
-  napi_create_object(env, &result);
-  set_int(env, result, "width", cinfo.image_width);
-  set_int(env, result, "height", cinfo.image_height);
-  set_int(env, result, "components", cinfo.num_components);
-  napi_value cs;
-  napi_create_string_utf8(env, color_space_name(cinfo.jpeg_color_space), NAPI_AUTO_LENGTH, &cs);
-  napi_set_named_property(env, result, "colorSpace", cs);
-  set_bool(env, result, "progressive", jpeg_has_multiple_scans(&cinfo));
-  jpeg_destroy_decompress(&cinfo);
-  return result;
 }
 
 /*
- * decode(bytes, scaleDenom, gray, fast, maxPixels) -> { width, height, channels, data } or null when the image is in
- * a colour space this binding does not convert (CMYK/YCCK: the caller falls back to libvips).
+ * decode(bytes, scaleDenom, gray, fast, maxPixels) -> { width, height, channels, data }
  *   scaleDenom: 1, 2, 4 or 8 (output is ceil(size / denom)).
- *   gray: output the luma plane only (1 channel); otherwise RGB (3 channels; a greyscale JPEG stays 1 channel).
+ *   gray: output the luma plane only (1 channel); otherwise RGB (3 channels; a greyscale JPEG stays 1 channel, a
+ *     CMYK/YCCK one is always RGB).
  *   fast: integer fast IDCT and box (non-"fancy") chroma upsampling, for processors that only aggregate pixels.
  *   maxPixels: refuse a frame header declaring more pixels (the caller's probe already checked the first SOF; a
  *     crafted file could declare another), before any pixel memory is allocated. 0 = no limit.
@@ -185,13 +150,14 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     return throw_error(env, "HX_JPEG_TOO_LARGE", jerr.message);
   }
   J_COLOR_SPACE in = cinfo.jpeg_color_space;
-  if (in != JCS_GRAYSCALE && in != JCS_YCbCr && in != JCS_RGB) {
+  const bool cmyk = in == JCS_CMYK || in == JCS_YCCK;
+  if (in != JCS_GRAYSCALE && in != JCS_YCbCr && in != JCS_RGB && !cmyk) {
+    snprintf(jerr.message, sizeof jerr.message, "%d colour components in an unknown colour space",
+             cinfo.num_components);
     jpeg_destroy_decompress(&cinfo);
-    napi_value null_value;
-    napi_get_null(env, &null_value);
-    return null_value;
+    return throw_error(env, "HX_JPEG_CORRUPT", jerr.message);
   }
-  cinfo.out_color_space = (gray || in == JCS_GRAYSCALE) ? JCS_GRAYSCALE : JCS_RGB;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : (gray || in == JCS_GRAYSCALE) ? JCS_GRAYSCALE : JCS_RGB;
   cinfo.scale_num = 1;
   cinfo.scale_denom = (unsigned int)denom;
   if (fast) {
@@ -199,7 +165,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     cinfo.do_fancy_upsampling = FALSE;
   }
   jpeg_start_decompress(&cinfo);
-  const size_t width = cinfo.output_width, height = cinfo.output_height, channels = cinfo.output_components;
+  const size_t width = cinfo.output_width, height = cinfo.output_height;
+  const size_t channels = cmyk ? 3 : cinfo.output_components;
   const size_t stride = width * channels;
   void *out = NULL;
   napi_value buffer;
@@ -208,15 +175,22 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     return throw_error(env, "ERR_MEMORY", "could not allocate the output buffer");
   }
   result = buffer;
+  /* CMYK rows land in a scratch array from libjpeg's image pool (freed by jpeg_destroy, also after an error). */
+  JSAMPARRAY scratch =
+      cmyk ? (*cinfo.mem->alloc_sarray)((j_common_ptr)&cinfo, JPOOL_IMAGE, (JDIMENSION)(width * 4), 16) : NULL;
   JSAMPROW rows[16];
   while (cinfo.output_scanline < cinfo.output_height) {
     JDIMENSION n = cinfo.rec_outbuf_height < 16 ? cinfo.rec_outbuf_height : 16;
+    const size_t first = cinfo.output_scanline;
     for (JDIMENSION i = 0; i < n; i++) {
-      size_t y = cinfo.output_scanline + i;
+      size_t y = first + i;
       if (y >= height) y = height - 1;
-      rows[i] = (JSAMPROW)((unsigned char *)out + y * stride);
+      rows[i] = cmyk ? scratch[i] : (JSAMPROW)((unsigned char *)out + y * stride);
     }
-    jpeg_read_scanlines(&cinfo, rows, n);
+    JDIMENSION got = jpeg_read_scanlines(&cinfo, rows, n);
+    if (cmyk) {
+      for (JDIMENSION i = 0; i < got; i++) cmyk_to_rgb(scratch[i], (unsigned char *)out + (first + i) * stride, width);
+    }
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
@@ -231,7 +205,6 @@ static napi_value decode(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"header", NULL, header, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -36,6 +36,40 @@ export interface FrameRequirements {
   lumaOnly?: boolean;
 }
 
+/** Where a decoder's rows lie, when not tightly packed from byte 0, and the size the client sent, when reduced. */
+export interface FrameLayout {
+  offset?: number;
+  stride?: number;
+  chroma?: Frame['chroma'];
+  sourceWidth?: number;
+  sourceHeight?: number;
+}
+
+/**
+ * The one way a decoder builds a Frame: rows tightly packed from byte 0 unless `layout` says otherwise, a Node
+ * Buffer viewed as a plain Uint8Array (what crosses to the main thread), the source size the decoded size by default.
+ */
+export function frameOf(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  format: PixelFormat,
+  layout: FrameLayout = {},
+): Frame {
+  const frame: Frame = {
+    width,
+    height,
+    format,
+    data: Buffer.isBuffer(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data,
+    offset: layout.offset ?? 0,
+    stride: layout.stride ?? width * FORMAT_SPECS[format].bytesPerPixel,
+    sourceWidth: layout.sourceWidth ?? width,
+    sourceHeight: layout.sourceHeight ?? height,
+  };
+  if (layout.chroma !== undefined) frame.chroma = layout.chroma;
+  return frame;
+}
+
 /** Writes row `y` of `frame` as RGB triplets into `out` (length >= width*3). */
 export function readRowRgb(frame: Frame, y: number, out: Uint8Array): void {
   const spec = FORMAT_SPECS[frame.format];

@@ -1,25 +1,18 @@
 import { createRequire } from 'node:module';
-import { HxError } from '../errors.js';
-import type { Frame, FrameRequirements } from './frame.js';
+import { undecodable } from './decode-error.js';
+import { type Frame, type FrameRequirements, frameOf } from './frame.js';
 import type { MediaInfo } from './probe.js';
 
 /** The C binding in native/jpeg-turbo (libjpeg-turbo), built by `npm install` when the system has its headers. */
 export interface JpegTurboBinding {
-  header(bytes: Uint8Array): {
-    width: number;
-    height: number;
-    components: number;
-    colorSpace: 'gray' | 'ycbcr' | 'rgb' | 'cmyk' | 'ycck' | 'other';
-    progressive: boolean;
-  };
-  /** null: a colour space the binding does not convert (CMYK/YCCK); the caller falls back to libvips. */
+  /** Every colour space (CMYK and YCCK converted to RGB); throws on a damaged or truncated body. */
   decode(
     bytes: Uint8Array,
     scaleDenom: 1 | 2 | 4 | 8,
     gray: boolean,
     fast: boolean,
     maxPixels: number,
-  ): { width: number; height: number; channels: 1 | 3; data: Buffer } | null;
+  ): { width: number; height: number; channels: 1 | 3; data: Buffer };
 }
 
 /** Set to 0 to run without the binding (benchmarks compare both paths); not a config key, it only picks a decoder. */
@@ -29,7 +22,7 @@ let binding: JpegTurboBinding | null | undefined;
 
 /**
  * The binding, loaded on first use; undefined when it was not built (no libjpeg headers at install time) or is
- * switched off, in which case JPEGs go to sharp as before.
+ * switched off, in which case JPEGs go to sharp.
  */
 export function jpegTurbo(): JpegTurboBinding | undefined {
   if (binding === undefined) {
@@ -48,20 +41,16 @@ export function jpegTurbo(): JpegTurboBinding | undefined {
 }
 
 /**
- * Decodes a JPEG with the binding: synchronously (we are on a pool worker, a thread-pool hop would only add latency)
- * and, when the processor allows, at the smallest DCT scale that keeps `minReducedPixels` (unlike libvips, the
- * binding has no fixed cost worth avoiding, so small frames are reduced too). Returns undefined when the binding is
- * missing or cannot convert the image's colour space.
+ * Decodes a JPEG with the binding (which must be loaded): synchronously (we are on a pool worker, a thread-pool hop
+ * would only add latency) and at the DCT scale `jpegReduction` picks.
  */
-export function decodeJpegNative(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Frame | undefined {
-  const turbo = jpegTurbo();
-  if (turbo === undefined) return undefined;
+export function decodeJpegNative(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements): Frame {
   const reduction = jpegReduction(info, needs);
   let out: ReturnType<JpegTurboBinding['decode']>;
   try {
     // A processor that accepts a reduced frame only aggregates pixels: the fast integer IDCT and box chroma
     // upsampling change single pixels by a level or two and the mean by far less.
-    out = turbo.decode(
+    out = jpegTurbo()!.decode(
       bytes,
       reduction,
       needs.lumaOnly === true,
@@ -69,26 +58,18 @@ export function decodeJpegNative(bytes: Uint8Array, info: MediaInfo, needs: Fram
       info.width * info.height,
     );
   } catch (error) {
-    throw new HxError(
-      'HX_ERR_MEDIA_UNDECODABLE',
-      `The JPEG image could not be decoded: ${lowerFirst(String((error as Error).message))}`,
-      { cause: error },
-    );
+    throw undecodable('jpeg', lowerFirst(String((error as Error).message)), error);
   }
-  if (out === null) return undefined;
-  return {
-    width: out.width,
-    height: out.height,
-    format: out.channels === 1 ? 'gray8' : 'rgb24',
-    data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength),
-    offset: 0,
-    stride: out.width * out.channels,
+  return frameOf(out.data, out.width, out.height, out.channels === 1 ? 'gray8' : 'rgb24', {
     sourceWidth: info.width,
     sourceHeight: info.height,
-  };
+  });
 }
 
-/** The largest of 1/2, 1/4, 1/8 the processor allows whose output keeps at least `minReducedPixels` pixels. */
+/**
+ * The one DCT-scaling rule, whichever decoder runs (so that a processor sees the same frame size with or without the
+ * binding): the largest of 1/2, 1/4, 1/8 the processor allows whose output keeps at least `minReducedPixels` pixels.
+ */
 export function jpegReduction(info: MediaInfo, needs: FrameRequirements): 1 | 2 | 4 | 8 {
   const floor = needs.minReducedPixels ?? 0;
   let r = needs.maxReduction ?? 1;

@@ -1,4 +1,6 @@
 import { HxError } from '../errors.js';
+import { readBmpHeader } from './bmp.js';
+import { undecodable } from './decode-error.js';
 import { isRawFormat, type RawFormat, rawFrameBytes } from './pixel-format.js';
 
 export type EncodedKind = 'jpeg' | 'png' | 'bmp';
@@ -42,19 +44,23 @@ export function sniffKind(bytes: Uint8Array): EncodedKind | undefined {
  */
 export function probeEncoded(bytes: Uint8Array): MediaInfo {
   const kind = sniffKind(bytes);
-  let size: { width: number; height: number; grey?: boolean } | undefined;
-  if (kind === 'jpeg') size = jpegSize(bytes);
-  else if (kind === 'png') size = pngSize(bytes);
-  else if (kind === 'bmp') size = bmpSize(bytes);
-  if (kind === undefined || size === undefined || size.width <= 0 || size.height <= 0) {
+  if (kind === undefined) {
     throw new HxError(
       'HX_ERR_MEDIA_UNDECODABLE',
-      kind === undefined
-        ? 'The body is not a JPEG, PNG or BMP image (unknown magic bytes); raw pixels must be sent as image/x-raw'
-        : `The body looks like ${kind.toUpperCase()} but its header is truncated or invalid`,
+      'The body is not a JPEG, PNG or BMP image (unknown magic bytes); raw pixels must be sent as image/x-raw',
     );
   }
+  // A BMP header says more than its size (compression, bit depth, masks): refused here if decodeBmp cannot do it.
+  const size = kind === 'jpeg' ? jpegSize(bytes) : kind === 'png' ? pngSize(bytes) : bmpSize(bytes);
+  if (size === undefined || size.width <= 0 || size.height <= 0) {
+    throw undecodable(kind, 'its header is truncated or invalid');
+  }
   return { kind, ...size };
+}
+
+function bmpSize(b: Uint8Array): { width: number; height: number } {
+  const { width, height } = readBmpHeader(b);
+  return { width, height };
 }
 
 function pngSize(b: Uint8Array): { width: number; height: number; grey?: boolean } | undefined {
@@ -64,15 +70,6 @@ function pngSize(b: Uint8Array): { width: number; height: number; grey?: boolean
   const size = { width: view.getUint32(16), height: view.getUint32(20) };
   // Colour types 0 (grey) and 4 (grey + alpha).
   return b[25] === 0 || b[25] === 4 ? { ...size, grey: true } : size;
-}
-
-function bmpSize(b: Uint8Array): { width: number; height: number } | undefined {
-  if (b.length < 26) return undefined;
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const headerSize = view.getUint32(14, true);
-  if (headerSize === 12) return { width: view.getUint16(18, true), height: view.getUint16(20, true) };
-  if (headerSize < 40) return undefined;
-  return { width: view.getInt32(18, true), height: Math.abs(view.getInt32(22, true)) };
 }
 
 /** Walks the JPEG markers to the first SOFn (baseline, extended, progressive or lossless). */

@@ -6,7 +6,7 @@ let loading: Promise<Sharp> | undefined;
 
 /**
  * libvips, loaded on first use (about 30 MiB of resident memory): most frames never need it, since JPEG goes through
- * libjpeg-turbo, small PNGs through @napi-rs/image, BMP and raw are read in place. Inside pool workers each call gets
+ * libjpeg-turbo, 8-bit PNGs through @napi-rs/image, BMP and raw are read by our own code. Inside pool workers each call gets
  * one libvips thread and no operation cache (frames never repeat).
  */
 export function loadSharp(): Promise<Sharp> {

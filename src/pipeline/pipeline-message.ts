@@ -1,4 +1,5 @@
-import type { Placement } from './image-encoder.js';
+import { clamp01 } from '../schema/inference.js';
+import type { Placement } from '../vision/letterbox.js';
 
 /**
  * The messages a pipeline publishes, shaped as the vendor's IoT Hub messages: a body and the application properties
@@ -73,27 +74,23 @@ export function protocolErrorMessage(
   };
 }
 
-function clamp01(v: number): number {
-  return v < 0 ? 0 : Math.min(v, 1);
-}
-
 /**
  * In `pad` mode the extension saw the frame inside black bars, so its normalised boxes are relative to the padded
  * image: map them back to the source frame (and clip what falls on the bars), as the vendor did before publishing.
  */
 export function unpadInferences(inferences: unknown[], placement: Placement): unknown[] {
-  const c = placement.content;
-  if (c.left === 0 && c.top === 0 && c.width === placement.width && c.height === placement.height) return inferences;
+  const { inputWidth: W, inputHeight: H, scaledWidth: cw, scaledHeight: ch, padLeft, padTop } = placement;
+  if (padLeft === 0 && padTop === 0 && cw === W && ch === H) return inferences;
   const mapBox = (box: unknown): unknown => {
     if (box === null || typeof box !== 'object') return box;
     const b = box as Record<string, unknown>;
     if (typeof b.l !== 'number' || typeof b.t !== 'number' || typeof b.w !== 'number' || typeof b.h !== 'number') {
       return box;
     }
-    const l = clamp01((b.l * placement.width - c.left) / c.width);
-    const t = clamp01((b.t * placement.height - c.top) / c.height);
-    const r = clamp01(((b.l + b.w) * placement.width - c.left) / c.width);
-    const bottom = clamp01(((b.t + b.h) * placement.height - c.top) / c.height);
+    const l = clamp01((b.l * W - padLeft) / cw);
+    const t = clamp01((b.t * H - padTop) / ch);
+    const r = clamp01(((b.l + b.w) * W - padLeft) / cw);
+    const bottom = clamp01(((b.t + b.h) * H - padTop) / ch);
     return { ...b, l, t, w: r - l, h: bottom - t };
   };
   return inferences.map((inference) => {

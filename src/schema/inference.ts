@@ -102,6 +102,15 @@ export function clampBox(box: Rectangle): Rectangle {
   return { l, t, w: Math.min(clamp01(box.w), 1 - l), h: Math.min(clamp01(box.h), 1 - t) };
 }
 
-function clamp01(x: number): number {
-  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+/**
+ * Into 0..1: the one clamp for scores and normalised coordinates. NaN (a model's 0/0) becomes 0, so that it can
+ * never reach a client as `null` in JSON; an infinite value saturates like any other out-of-range value.
+ */
+export function clamp01(x: number): number {
+  return Number.isNaN(x) ? 0 : Math.min(1, Math.max(0, x));
+}
+
+/** A confidence as answered: in 0..1, three decimals (more digits are noise, and bytes on every answer). */
+export function round3(x: number): number {
+  return clamp01(Math.round(x * 1000) / 1000);
 }

@@ -1,4 +1,4 @@
-import type { Rectangle } from '../schema/inference.js';
+import { clamp01, type Rectangle } from '../schema/inference.js';
 import type { Placement } from './letterbox.js';
 
 /** A box in model-input pixels, corners. */
@@ -33,10 +33,6 @@ export function rectangle(x1: number, y1: number, x2: number, y2: number): Recta
   if (!(w > 0 && h > 0)) return undefined;
   // Rounding may push l+w a hair over 1.
   return { l, t, w: Math.min(w, round4(1 - l)), h: Math.min(h, round4(1 - t)) };
-}
-
-export function clamp01(v: number): number {
-  return Number.isNaN(v) ? 0 : Math.min(1, Math.max(0, v));
 }
 
 function round4(v: number): number {

@@ -1,12 +1,15 @@
-import sharp from 'sharp';
 import { type Frame, toRgb24 } from '../inference/frame.js';
+import { loadSharp } from '../inference/sharp-lazy.js';
 
-/** How a frame was fitted into a model's input, so that boxes can be mapped back to the received image. */
+/**
+ * Where an image lies once fitted into a canvas (a model's input, or the image a pipeline sends an extension), so
+ * that boxes found on the canvas can be mapped back to the image.
+ */
 export interface Placement {
-  /** Model input size in pixels. */
+  /** Canvas size in pixels. */
   inputWidth: number;
   inputHeight: number;
-  /** The image's size inside the input, and its top-left corner there. */
+  /** The image's size on the canvas, and its top-left corner there. */
   scaledWidth: number;
   scaledHeight: number;
   padLeft: number;
@@ -46,22 +49,39 @@ export async function fitRgb(
   padValue = 114,
 ): Promise<FittedImage> {
   const placement = placementOf(srcWidth, srcHeight, width, height, mode);
-  const right = width - placement.scaledWidth - placement.padLeft;
-  const bottom = height - placement.scaledHeight - placement.padTop;
-  // One libvips pipeline: resize, then pad (extend runs after resize in sharp's pipeline).
-  const out = await sharp(rgb, { raw: { width: srcWidth, height: srcHeight, channels: 3 } })
-    .resize(placement.scaledWidth, placement.scaledHeight, { fit: 'fill', kernel: 'linear' })
-    .extend({
-      left: placement.padLeft,
-      top: placement.padTop,
-      right,
-      bottom,
+  return { rgb: await placeRgb(rgb, srcWidth, srcHeight, placement, padValue, 'linear'), placement };
+}
+
+/**
+ * Packed RGB24 of `srcWidth x srcHeight`, resized and padded as `placement` says, in one libvips pipeline (extend
+ * runs after resize in sharp's pipeline); the input itself when the placement changes nothing.
+ */
+export async function placeRgb(
+  rgb: Uint8Array,
+  srcWidth: number,
+  srcHeight: number,
+  placement: Placement,
+  padValue: number,
+  kernel: 'linear' | 'lanczos3',
+): Promise<Uint8Array> {
+  const { scaledWidth, scaledHeight, padLeft, padTop } = placement;
+  const resize = scaledWidth !== srcWidth || scaledHeight !== srcHeight;
+  const pad = placement.inputWidth !== scaledWidth || placement.inputHeight !== scaledHeight;
+  if (!resize && !pad) return rgb;
+  const sharp = await loadSharp();
+  let image = sharp(rgb, { raw: { width: srcWidth, height: srcHeight, channels: 3 } });
+  if (resize) image = image.resize(scaledWidth, scaledHeight, { fit: 'fill', kernel });
+  if (pad) {
+    image = image.extend({
+      left: padLeft,
+      top: padTop,
+      right: placement.inputWidth - scaledWidth - padLeft,
+      bottom: placement.inputHeight - scaledHeight - padTop,
       background: { r: padValue, g: padValue, b: padValue },
-    })
-    .removeAlpha()
-    .raw()
-    .toBuffer();
-  return { rgb: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), placement };
+    });
+  }
+  const out = await image.removeAlpha().raw().toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** The frame's pixels as packed RGB24: in place when the decoder already produced exactly that, else a copy. */
@@ -73,6 +93,10 @@ export function rgbOf(frame: Frame): Uint8Array {
   return toRgb24(frame);
 }
 
+/**
+ * `letterbox`: the largest size with the image's aspect ratio that fits the canvas (rounded, at least 1 pixel),
+ * centred, odd bars going to the bottom/right; `stretch`: the whole canvas.
+ */
 export function placementOf(
   srcWidth: number,
   srcHeight: number,

@@ -1,7 +1,8 @@
 import sharp from 'sharp';
-import { encodeBmp, encodeRaw } from '../../src/inference/encode.js';
 import type { PixelFormat, RawFormat } from '../../src/inference/pixel-format.js';
 import { RAW_FORMAT_NAMES, rawFrameBytes } from '../../src/inference/pixel-format.js';
+import { encodeBmp, encodeRaw } from '../../src/pipeline/pixel-encoders.js';
+import { encodeRle, rleBmp } from './bmp-rle.js';
 import { type JpegComponentSpec, writeJpeg } from './jpeg-writer.js';
 import { writePng } from './png-writer.js';
 
@@ -70,16 +71,6 @@ const BLOCK_COLOURS: Array<[number, number, number]> = [
   [30, 30, 30],
 ];
 
-/** Colours a CMYK round trip keeps within a few levels (saturated sRGB colours fall outside the CMYK gamut). */
-const IN_CMYK_GAMUT: Array<[number, number, number]> = [
-  [220, 120, 90],
-  [90, 140, 180],
-  [240, 240, 240],
-  [160, 90, 160],
-  [180, 160, 120],
-  [120, 170, 140],
-];
-
 /** Solid 16x16 blocks (3 x 2 over 37x21), aligned to every JPEG MCU size and to yuv420p's 2x2 chroma. */
 export function blocks(width = WIDTH, height = HEIGHT, colours = BLOCK_COLOURS): KnownImage {
   return image(width, height, (x, y) => colours[((x >> 4) + 3 * (y >> 4)) % colours.length]!);
@@ -134,12 +125,7 @@ export function plane(img: KnownImage, which: 'r' | 'g' | 'b' | 'y' | 'cb' | 'cr
 
 /** What a decoder makes of RGB stored in 5 (or 6) bits per channel: the top bits repeated into the low ones. */
 export function through16Bit(img: KnownImage, greenBits: 5 | 6): KnownImage {
-  const rgb = img.rgb.map((v, i) => {
-    const bits = i % 3 === 1 ? greenBits : 5;
-    const top = v >> (8 - bits);
-    return (top << (8 - bits)) | (top >> (2 * bits - 8));
-  });
-  return { ...img, rgb };
+  return throughBits(img, [5, greenBits, 5]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------- JPEG
@@ -224,19 +210,29 @@ export async function jpegVariants(): Promise<Variant[]> {
   ];
 }
 
-/** A CMYK JPEG (what print workflows and some scanners write): decoded through a CMYK profile, so only roughly. */
-export async function cmykJpeg(): Promise<Variant> {
-  const colour = blocks(WIDTH, HEIGHT, IN_CMYK_GAMUT);
-  const body = await sharp(colour.rgb, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
-    .toColourspace('cmyk')
-    .jpeg({ quality: 95 })
-    .toBuffer();
+/**
+ * A CMYK JPEG (what print workflows and some scanners write), stored as Adobe writes it (inverted: 255 is no ink),
+ * with the inks chosen so that the profile-less conversion the server applies (R = C x K / 255, as OpenCV does) gives
+ * back the block colours: K carries the brightest channel, C, M and Y the rest.
+ */
+export function cmykJpeg(): Variant {
+  const colour = blocks();
+  const n = WIDTH * HEIGHT;
+  const inks = [new Uint8Array(n), new Uint8Array(n), new Uint8Array(n), new Uint8Array(n)] as const;
+  for (let p = 0; p < n; p++) {
+    const rgb = [colour.rgb[p * 3]!, colour.rgb[p * 3 + 1]!, colour.rgb[p * 3 + 2]!];
+    const k = Math.max(...rgb, 1);
+    rgb.forEach((v, i) => {
+      inks[i]![p] = Math.round((v * 255) / k);
+    });
+    inks[3][p] = k;
+  }
   return {
     name: 'JPEG CMYK',
-    body,
+    body: writeJpeg({ width: WIDTH, height: HEIGHT, components: inks.map((samples) => ({ samples, h: 1, v: 1 })) }),
     contentType: 'image/jpeg',
     expected: colour,
-    tolerance: { max: 16, margin: 2 },
+    tolerance: { max: 2 },
     frameFormat: 'rgb24',
   };
 }
@@ -429,7 +425,8 @@ export function packWithMasks(img: KnownImage, x: number, y: number, masks: read
     let shift = 0;
     while (((m >>> shift) & 1) === 0) shift++;
     const bits = 32 - Math.clz32(m >>> shift);
-    word += (channels[i]! >> (8 - bits)) * 2 ** shift;
+    // A channel wider than 8 bits gets the 8 bits at its top (and zeros below).
+    word += (bits > 8 ? channels[i]! << (bits - 8) : channels[i]! >> (8 - bits)) * 2 ** shift;
   });
   return word >>> 0;
 }
@@ -452,6 +449,8 @@ export function bmpVariants(): Variant[] {
   const size = { width: WIDTH, height: HEIGHT };
   const rgbaMasks = [0xff, 0xff00, 0xff0000, 0xff000000];
   const masks565 = [0xf800, 0x07e0, 0x001f];
+  const masks444 = [0x0f00, 0x00f0, 0x000f];
+  const masks1010 = [0x3ff00000, 0x000ffc00, 0x000003ff];
   const palette = (colours: number) => Array.from({ length: colours }, (_, i) => paletteColour(i)).flat();
   return [
     bmp('24-bit bottom-up', encodeBmp(colour.rgb, WIDTH, HEIGHT), colour, 'bgr24'),
@@ -520,6 +519,31 @@ export function bmpVariants(): Variant[] {
       paletteImage(2),
       'rgb24',
     ),
+    ...rleVariants(),
+    bmp(
+      '16-bit BI_BITFIELDS (444, expanded)',
+      writeBmp({
+        ...size,
+        bpp: 16,
+        compression: 3,
+        masks: masks444,
+        pixel: (x, y) => packWithMasks(colour, x, y, masks444),
+      }),
+      throughBits(colour, [4, 4, 4]),
+      'rgb24',
+    ),
+    bmp(
+      '32-bit BI_BITFIELDS (10-bit channels, expanded)',
+      writeBmp({
+        ...size,
+        bpp: 32,
+        compression: 3,
+        masks: masks1010,
+        pixel: (x, y) => packWithMasks(colour, x, y, masks1010),
+      }),
+      colour,
+      'rgb24',
+    ),
     bmp('24-bit OS/2 core header', writeBmp({ ...size, bpp: 24, headerSize: 12, pixel: rgbAt }), colour, 'bgr24'),
     bmp(
       '8-bit palette OS/2 core header',
@@ -528,6 +552,44 @@ export function bmpVariants(): Variant[] {
       'rgb24',
     ),
   ];
+}
+
+/** Palette indexes with long runs (stripes 8 wide) broken by literal stretches (4 of every 29 pixels). */
+export function rleIndex(x: number, y: number, colours: number): number {
+  return x % 29 < 4 ? (x * 7 + y * 3) % colours : ((x >> 3) + y) % colours;
+}
+
+/** RLE8 and RLE4 files (odd widths, both row orders) of `rleIndex` through the test palette. */
+export function rleVariants(width = WIDTH, height = HEIGHT): Variant[] {
+  return ([8, 4] as const).flatMap((bpp) =>
+    [false, true].map((topDown) => {
+      const colours = bpp === 8 ? 256 : 16;
+      const indices = Array.from({ length: width * height }, (_, p) =>
+        rleIndex(p % width, Math.floor(p / width), colours),
+      );
+      const palette = Array.from({ length: colours }, (_, i) => paletteColour(i)).flat();
+      return {
+        name: `BMP ${bpp}-bit RLE${bpp}${topDown ? ' top-down' : ''}`,
+        body: rleBmp({ width, height, bpp, palette, topDown, stream: encodeRle(indices, width, height, bpp, topDown) }),
+        contentType: 'image/bmp',
+        expected: image(width, height, (x, y) => paletteColour(rleIndex(x, y, colours))),
+        tolerance: EXACT,
+        frameFormat: 'rgb24' as const,
+      };
+    }),
+  );
+}
+
+/** What a decoder makes of RGB stored in fewer than 8 bits per channel: the top bits repeated into the low ones. */
+export function throughBits(img: KnownImage, bits: readonly [number, number, number]): KnownImage {
+  const rgb = img.rgb.map((v, i) => {
+    const n = bits[i % 3]!;
+    const top = v >> (8 - n);
+    let out = 0;
+    for (let s = 8 - n; s > -n; s -= n) out |= s >= 0 ? top << s : top >> -s;
+    return out;
+  });
+  return { ...img, rgb };
 }
 
 // ----------------------------------------------------------------------------------------------------------------- raw

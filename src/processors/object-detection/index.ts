@@ -1,4 +1,4 @@
-import type { Inference } from '../../schema/inference.js';
+import { type Inference, round3 } from '../../schema/inference.js';
 import { toSourceBox } from '../../vision/box.js';
 import { COCO_LABELS } from '../../vision/coco-labels.js';
 import { type FitMode, fitFrame } from '../../vision/letterbox.js';
@@ -83,8 +83,4 @@ export default defineProcessor<ObjectDetectionOptions>({
 
 function isFraction(v: unknown): v is number {
   return typeof v === 'number' && v >= 0 && v <= 1;
-}
-
-function round3(v: number): number {
-  return Math.min(1, Math.max(0, Math.round(v * 1000) / 1000));
 }

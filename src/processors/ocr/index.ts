@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import { toRgb24 } from '../../inference/frame.js';
-import type { Inference } from '../../schema/inference.js';
+import { loadSharp } from '../../inference/sharp-lazy.js';
+import { type Inference, round3 } from '../../schema/inference.js';
 import { rectangle } from '../../vision/box.js';
 import { createSession, onnxRuntime } from '../../vision/onnx-session.js';
 import { packageFile } from '../../vision/package-file.js';
@@ -91,6 +91,7 @@ export default defineProcessor<OcrOptions>({
       const scale = Math.min(1, options.detectionMaxSide / Math.max(width, height));
       const w = Math.max(32, Math.round((width * scale) / 32) * 32);
       const h = Math.max(32, Math.round((height * scale) / 32) * 32);
+      const sharp = await loadSharp();
       const resized = await sharp(rgb, { raw: { width, height, channels: 3 } })
         .resize(w, h, { fit: 'fill' })
         .raw()
@@ -108,6 +109,7 @@ export default defineProcessor<OcrOptions>({
       box: { left: number; top: number; w: number; h: number },
     ) {
       const targetWidth = Math.min(REC_MAX_WIDTH, Math.max(REC_HEIGHT / 2, Math.round((REC_HEIGHT * box.w) / box.h)));
+      const sharp = await loadSharp();
       const crop = await sharp(rgb, { raw: { width, height, channels: 3 } })
         .extract({ left: box.left, top: box.top, width: box.w, height: box.h })
         .resize(targetWidth, REC_HEIGHT, { fit: 'fill' })
@@ -177,7 +179,3 @@ export default defineProcessor<OcrOptions>({
     };
   },
 });
-
-function round3(v: number): number {
-  return Math.min(1, Math.max(0, Math.round(v * 1000) / 1000));
-}

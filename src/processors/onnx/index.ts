@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Inference } from '../../schema/inference.js';
+import { type Inference, round3 } from '../../schema/inference.js';
 import { toSourceBox } from '../../vision/box.js';
 import { fitFrame } from '../../vision/letterbox.js';
 import { type Detection, nonMaxSuppression } from '../../vision/nms.js';
@@ -155,8 +155,4 @@ function detectorOf(config: ModelConfig): DetectionDecoder | undefined {
 /** A class the labels do not name is still reported, by number, rather than dropped. */
 function labelOf(config: ModelConfig, index: number): string {
   return config.labels[index] ?? `class ${index}`;
-}
-
-function round3(v: number): number {
-  return Math.min(1, Math.max(0, Math.round(v * 1000) / 1000));
 }
