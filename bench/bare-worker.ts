@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeFrame } from '../src/inference/decode.js';
 import { probeEncoded } from '../src/inference/probe.js';
+import { processorOptions } from '../src/processors/options.js';
 import type { ProcessRequest } from '../src/processors/processor.js';
 import { loadProcessor, resolveProcessorUrl } from '../src/processors/registry.js';
 
@@ -23,7 +24,7 @@ export type BareReply = { type: 'ready' } | { type: 'done'; frames: number; wall
 const port = parentPort!;
 const data = workerData as BareWorkerData;
 const definition = await loadProcessor(resolveProcessorUrl(data.processor));
-const options = definition.parseOptions({});
+const options = processorOptions(definition, {});
 const instance = await definition.create(options, { workerId: data.workerId });
 const body = readFileSync(data.framePath);
 const frame = await decodeFrame(

@@ -6,13 +6,14 @@ export { ERRORS, type ErrorCode, HxError } from './errors.js';
 export type { Frame, FrameRequirements } from './inference/frame.js';
 export { luma601, readRowRgb, toRgb24 } from './inference/frame.js';
 export type { PixelFormat, RawFormat } from './inference/pixel-format.js';
+export { processorOptions } from './processors/options.js';
 export {
   defineProcessor,
+  type OptionsSchema,
   type Processor,
   type ProcessorContext,
   type ProcessorDefinition,
   type ProcessRequest,
-  rejectUnknownOptions,
 } from './processors/processor.js';
 export type { Inference, InferenceResponse, Rectangle } from './schema/inference.js';
 export { clampBox } from './schema/inference.js';

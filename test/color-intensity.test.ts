@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import colorIntensity from '../src/processors/color-intensity/index.js';
+import { processorOptions } from '../src/processors/options.js';
 import { fixture, post } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -116,9 +117,15 @@ describe('colorIntensity', () => {
   });
 
   test('options are validated: unknown keys and bad values are refused', () => {
-    assert.throws(() => colorIntensity.parseOptions({ treshold: 100 }), /unknown option "treshold"/);
-    assert.throws(() => colorIntensity.parseOptions({ threshold: 'high' }), /threshold must be a number/);
-    assert.throws(() => colorIntensity.parseOptions({ excludeBars: 'yes' }), /excludeBars must be true or false/);
-    assert.deepEqual(colorIntensity.parseOptions({}), { threshold: 127, excludeBars: true, barMaxLuma: 24 });
+    const parse = (raw: Record<string, unknown>) => processorOptions(colorIntensity, raw);
+    assert.throws(() => parse({ treshold: 100 }), /^Error: \/: unknown key "treshold"$/);
+    assert.throws(() => parse({ threshold: 'high' }), /^Error: \/threshold must be number$/);
+    assert.throws(() => parse({ threshold: 300, excludeBars: 'yes' }), {
+      message: '/threshold must be <= 256; /excludeBars must be boolean',
+    });
+    assert.deepEqual(parse({}), { threshold: 127, excludeBars: true, barMaxLuma: 24 });
+    const raw = { threshold: 100 };
+    assert.deepEqual(parse(raw), { threshold: 100, excludeBars: true, barMaxLuma: 24 });
+    assert.deepEqual(raw, { threshold: 100 }, 'the configuration keeps what the operator wrote');
   });
 });

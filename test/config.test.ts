@@ -88,7 +88,7 @@ describe('configuration', () => {
         maxPixels: 1e8,
       }),
       (error: Error) => {
-        assert.match(error.message, /route \/a \(colorIntensity\): threshold must be a number/);
+        assert.match(error.message, /route \/a \(colorIntensity\): \/threshold must be number/);
         assert.match(error.message, /route \/b \(noSuchProcessor\): Unknown processor "noSuchProcessor"/);
         assert.match(error.message, /route \/c \(\.\/missing-file\.js\): Processor module .* could not be imported/);
         return true;

@@ -2,6 +2,7 @@
  * The one conformance suite every processor passes: each built-in (from the registry) and the example plug-in.
  * A new processor is covered by being registered.
  */
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { decodeFrame } from '../src/inference/decode.js';
 import type { Frame } from '../src/inference/frame.js';
 import { probeEncoded, probeRaw } from '../src/inference/probe.js';
 import { encodeBmp, encodeRaw } from '../src/pipeline/pixel-encoders.js';
+import { processorOptions } from '../src/processors/options.js';
 import type { ProcessorDefinition } from '../src/processors/processor.js';
 import { BUILT_IN_PROCESSORS, loadProcessor, resolveProcessorUrl } from '../src/processors/registry.js';
 import type { Inference, Rectangle } from '../src/schema/inference.js';
@@ -77,12 +79,12 @@ for (const [label, url] of candidates) {
     const required = REQUIRED_OPTIONS[label] ?? {};
 
     test('default options are valid; junk options are refused', () => {
-      definition.parseOptions(required);
-      assert.throws(() => definition.parseOptions({ ...required, noSuchOption: 1 }), /noSuchOption/);
+      processorOptions(definition, required);
+      assert.throws(() => processorOptions(definition, { ...required, noSuchOption: 1 }), /noSuchOption/);
     });
 
     test('answers schema-valid inferences (or none) on every kind of frame, boxes inside the image', async () => {
-      const options = definition.parseOptions(required);
+      const options = processorOptions(definition, required);
       const instance = await definition.create(options, { workerId: 0 });
       try {
         for (const [name, frame] of await frames()) {

@@ -6,12 +6,13 @@ import { type Frame, type FrameRequirements, toRgb24 } from '../src/inference/fr
 import { decodeJpegNative, jpegReduction, jpegTurbo } from '../src/inference/jpeg-native.js';
 import { probeEncoded } from '../src/inference/probe.js';
 import colorIntensity, { meanLuma } from '../src/processors/color-intensity/index.js';
+import { processorOptions } from '../src/processors/options.js';
 import { assertError, fixture, post } from './helpers/http.js';
 import { writeJpeg } from './helpers/jpeg-writer.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const JPEGS = ['baboon_416.jpg', 'fruits_416.jpg', 'messi_416.jpg', 'street100_416.jpg', 'street100_768x576.jpg'];
-const REDUCED: FrameRequirements = colorIntensity.frameRequirements!(colorIntensity.parseOptions({}));
+const REDUCED: FrameRequirements = colorIntensity.frameRequirements!(processorOptions(colorIntensity, {}) as never);
 const whole = (frame: Frame) => meanLuma(frame, { x: 0, y: 0, width: frame.width, height: frame.height });
 
 /** The fixtures plus a full-HD frame made from one of them (pipelines send 1080p; the fixtures are smaller). */

@@ -3,7 +3,7 @@
 // Serve it without touching the server's code:
 //   httpextension -p 5001 --route /color=./examples/average-color/processor.js
 //
-// A processor module default-exports { name, description, parseOptions, create }. Importing it must have no side
+// A processor module default-exports { name, description, options, create }. Importing it must have no side
 // effects; create() runs once per worker thread (load models there); process() runs once per frame.
 // Outside this repository, depend on the package and import from 'httpextension' the same way.
 import { toRgb24 } from 'httpextension';
@@ -14,19 +14,11 @@ export default {
   name: 'averageColor',
   description: 'Average colour of the frame as #rrggbb, with each channel mean as an attribute.',
 
-  /**
-   * Runs at boot on the main thread (bad options fail the boot) and in each worker.
-   * @param {Record<string, unknown>} raw
-   * @returns {Options}
-   */
-  parseOptions(raw) {
-    const unknown = Object.keys(raw).filter((key) => key !== 'precision');
-    if (unknown.length > 0) throw new Error(`unknown option(s): ${unknown.join(', ')}`);
-    const precision = raw.precision ?? 1;
-    if (!Number.isInteger(precision) || precision < 0 || precision > 6) {
-      throw new Error('precision must be a whole number from 0 to 6');
-    }
-    return { precision };
+  /** The options' JSON Schema: validated at boot on the main thread and in each worker, defaults filled in. */
+  options: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { precision: { type: 'integer', minimum: 0, maximum: 6, default: 1 } },
   },
 
   /** A mean is the same on a reduced image: let the decoder use JPEG DCT scaling on large frames. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { HxError } from '../errors.js';
+import { processorOptions } from '../processors/options.js';
 import type { ProcessorDefinition } from '../processors/processor.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
 import { type AdmissionLimits, admitMedia } from './admission.js';
@@ -276,7 +277,7 @@ export async function resolveRoutes(routes: readonly EngineRoute[], baseDir?: st
     try {
       const moduleUrl = resolveProcessorUrl(route.processor, baseDir);
       const definition = await loadProcessor(moduleUrl);
-      definition.parseOptions(route.options);
+      processorOptions(definition, route.options);
       resolved.push({ route, definition, spec: { key: route.path, moduleUrl, options: route.options } });
     } catch (error) {
       problems.push(`route ${route.path} (${route.processor}): ${(error as Error).message}`);

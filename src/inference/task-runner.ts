@@ -1,11 +1,12 @@
 /**
  * What happens to one frame once it is off the HTTP front end: decode, process, validate, filter, serialise (or
- * draw). Shared by pool worker threads (worker.ts) and the inline executor (inline-pool.ts), so both answer
+ * draw). Shared by worker threads (worker.ts) and the event-loop executor (executor.ts), so both answer
  * identically. Errors leave as plain {code, message} outcomes, never as thrown class instances.
  */
 import { performance } from 'node:perf_hooks';
 import { HxError, isHxError } from '../errors.js';
 import type { FrameRequirements } from '../inference/frame.js';
+import { processorOptions } from '../processors/options.js';
 import type { Processor, ProcessorDefinition } from '../processors/processor.js';
 import { loadProcessor } from '../processors/registry.js';
 import type { Inference } from '../schema/inference.js';
@@ -43,7 +44,7 @@ export class TaskRunner {
       let entry = shared.get(identity);
       if (entry === undefined) {
         const definition = await loadProcessor(spec.moduleUrl);
-        const options = definition.parseOptions(spec.options);
+        const options = processorOptions(definition, spec.options);
         const instance = await definition.create(options, { workerId });
         entry = { definition, instance, needs: definition.frameRequirements?.(options) ?? {} };
         if (definition.stateful !== true) shared.set(identity, entry);

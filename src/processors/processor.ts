@@ -38,10 +38,17 @@ export interface ProcessorDefinition<Options = unknown> {
   name: string;
   description: string;
   /**
-   * Validates raw options from config and returns them typed. Runs on the main thread at boot (bad options fail the
-   * boot, not a request) and again in each worker. Throw an Error whose message lists every problem.
+   * The options as a JSON Schema (an object schema; ajv, draft-07): the engine validates a route's options against it
+   * at boot, on the main thread (bad options fail the boot, not a request) and again in each worker, and fills in
+   * each property's `default`. Say `additionalProperties: false` so that a typo in the configuration is refused.
+   * Without it, a processor takes no options (unless it has parseOptions).
    */
-  parseOptions(raw: Readonly<Record<string, unknown>>): Options;
+  options?: OptionsSchema;
+  /**
+   * Checks a schema cannot express (a file that must exist), on options already validated and defaulted; returns
+   * them typed. Throw an Error whose message lists every problem.
+   */
+  parseOptions?(options: Readonly<Record<string, unknown>>): Options;
   /**
    * The processor keeps state between frames of a stream (e.g. motion: the previous frame). The pool then sends
    * all frames of one stream to the same worker, in arrival order.
@@ -68,14 +75,17 @@ export function isProcessorDefinition(value: unknown): value is ProcessorDefinit
     typeof v === 'object' &&
     v !== null &&
     typeof v.name === 'string' &&
-    typeof v.parseOptions === 'function' &&
-    typeof v.create === 'function'
+    typeof v.create === 'function' &&
+    (v.options === undefined || (typeof v.options === 'object' && v.options !== null)) &&
+    (v.parseOptions === undefined || typeof v.parseOptions === 'function')
   );
 }
 
-/** Options helper: rejects keys the processor does not know, so a typo in config fails the boot. */
-export function rejectUnknownOptions(raw: Readonly<Record<string, unknown>>, known: readonly string[]): string[] {
-  return Object.keys(raw)
-    .filter((key) => !known.includes(key))
-    .map((key) => `unknown option "${key}" (known: ${known.join(', ') || 'none'})`);
+/** A JSON Schema of an options object. */
+export interface OptionsSchema {
+  type: 'object';
+  properties: Record<string, object>;
+  required?: string[];
+  additionalProperties?: boolean;
+  [keyword: string]: unknown;
 }

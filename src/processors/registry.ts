@@ -40,7 +40,7 @@ export async function loadProcessor(url: string): Promise<ProcessorDefinition> {
   if (!isProcessorDefinition(module.default)) {
     throw new HxError(
       'HX_ERR_PROCESSOR_LOAD',
-      `Processor module ${url} must default-export { name, parseOptions(), create() } (see docs/processors.md)`,
+      `Processor module ${url} must default-export { name, create() } (and its options' JSON Schema as 'options') (see docs/processors.md)`,
     );
   }
   return module.default;

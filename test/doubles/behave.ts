@@ -8,7 +8,6 @@ import { defineProcessor } from '../../src/processors/processor.js';
 export default defineProcessor<Record<string, never>>({
   name: 'behave',
   description: 'misbehaves on request (tests only)',
-  parseOptions: () => ({}),
   create: () => ({
     async process(_frame, request) {
       switch (request.query.do) {

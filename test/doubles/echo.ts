@@ -8,7 +8,6 @@ import { defineProcessor } from '../../src/processors/processor.js';
 export default defineProcessor<Record<string, never>>({
   name: 'echo',
   description: 'echoes the decoded frame (tests only)',
-  parseOptions: () => ({}),
   create: () => ({
     process(frame, request) {
       return [

@@ -4,7 +4,6 @@ import { defineProcessor } from '../../src/processors/processor.js';
 export default defineProcessor<Record<string, never>>({
   name: 'failsToCreate',
   description: 'create() throws (tests only)',
-  parseOptions: () => ({}),
   create: () => {
     throw new Error('the model file weights.bin is missing');
   },

@@ -4,6 +4,5 @@ import { defineProcessor } from '../../src/processors/processor.js';
 export default defineProcessor<Record<string, never>>({
   name: 'neverReady',
   description: 'never finishes create() (tests only)',
-  parseOptions: () => ({}),
   create: () => new Promise(() => {}),
 });

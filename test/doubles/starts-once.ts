@@ -8,9 +8,11 @@ import { defineProcessor } from '../../src/processors/processor.js';
 export default defineProcessor<{ marker: string }>({
   name: 'startsOnce',
   description: 'create() fails after the first time (tests only)',
-  parseOptions: (raw) => {
-    if (typeof raw.marker !== 'string') throw new Error('marker must be a file path');
-    return { marker: raw.marker };
+  options: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['marker'],
+    properties: { marker: { type: 'string' } },
   },
   create: ({ marker }) => {
     if (existsSync(marker)) throw new Error('the device this model needs is gone');

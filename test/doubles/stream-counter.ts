@@ -8,7 +8,6 @@ export default defineProcessor<Record<string, never>>({
   name: 'streamCounter',
   description: 'counts frames per stream (tests only)',
   stateful: true,
-  parseOptions: () => ({}),
   create: (_options, { workerId }) => {
     const counts = new Map<string, number>();
     return {

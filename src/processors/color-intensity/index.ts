@@ -1,7 +1,7 @@
 import { type Frame, readRowRgb } from '../../inference/frame.js';
 import { FORMAT_SPECS } from '../../inference/pixel-format.js';
 import type { Inference } from '../../schema/inference.js';
-import { defineProcessor, rejectUnknownOptions } from '../processor.js';
+import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { findBars, type Region } from './bars.js';
 
 export interface ColorIntensityOptions {
@@ -13,7 +13,15 @@ export interface ColorIntensityOptions {
   barMaxLuma: number;
 }
 
-const DEFAULTS: ColorIntensityOptions = { threshold: 127, excludeBars: true, barMaxLuma: 24 };
+const OPTIONS = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    threshold: { type: 'number', minimum: 0, maximum: 256, default: 127 },
+    excludeBars: { type: 'boolean', default: true },
+    barMaxLuma: { type: 'number', minimum: 0, maximum: 255, default: 24 },
+  },
+} as const satisfies OptionsSchema;
 
 /**
  * Mean ITU-R BT.601 luma of the frame: `dark` below the threshold, else `light`. The mean is linear, so it is the
@@ -24,19 +32,7 @@ export default defineProcessor<ColorIntensityOptions>({
   name: 'colorIntensity',
   cheap: true,
   description: 'Classifies a frame as dark or light by its mean BT.601 luma, ignoring letterbox bars.',
-  parseOptions(raw) {
-    const problems = rejectUnknownOptions(raw, Object.keys(DEFAULTS));
-    const options = { ...DEFAULTS, ...raw } as ColorIntensityOptions;
-    if (typeof options.threshold !== 'number' || !(options.threshold >= 0 && options.threshold <= 256)) {
-      problems.push('threshold must be a number from 0 to 256');
-    }
-    if (typeof options.excludeBars !== 'boolean') problems.push('excludeBars must be true or false');
-    if (typeof options.barMaxLuma !== 'number' || !(options.barMaxLuma >= 0 && options.barMaxLuma <= 255)) {
-      problems.push('barMaxLuma must be a number from 0 to 255');
-    }
-    if (problems.length > 0) throw new Error(problems.join('; '));
-    return options;
-  },
+  options: OPTIONS,
   // A mean is the same on a DCT-scaled decode (each pixel the mean of a 2x2..8x8 block) to a fraction of a level,
   // and a JPEG's Y channel is BT.601 luma: no colour work at all. The floor of 32768 pixels keeps bar edges within
   // 1-2 source pixels on pipeline-sized frames (416x416 decodes at 1/2), where a block straddling a bar edge would

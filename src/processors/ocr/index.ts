@@ -5,7 +5,7 @@ import { type Inference, round3 } from '../../schema/inference.js';
 import { rectangle } from '../../vision/box.js';
 import { createSession, onnxRuntime } from '../../vision/onnx-session.js';
 import { packageFile } from '../../vision/package-file.js';
-import { defineProcessor, rejectUnknownOptions } from '../processor.js';
+import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { type DbOptions, detectTextBoxes } from './text-detection.js';
 import { ctcDecode, languageOf } from './text-recognition.js';
 
@@ -19,16 +19,21 @@ export interface OcrOptions extends DbOptions {
   threads: number;
 }
 
-const DEFAULTS: OcrOptions = {
-  detectionMaxSide: 640,
-  pixelThreshold: 0.3,
-  boxThreshold: 0.6,
-  unclipRatio: 1.5,
-  minSide: 3,
-  minTextConfidence: 0.5,
-  maxRegions: 50,
-  threads: 1,
-};
+const fraction = (value: number) => ({ type: 'number', minimum: 0, maximum: 1, default: value });
+const OPTIONS = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    detectionMaxSide: { type: 'integer', minimum: 32, maximum: 4096, default: 640 },
+    pixelThreshold: fraction(0.3),
+    boxThreshold: fraction(0.6),
+    unclipRatio: { type: 'number', minimum: 0, maximum: 10, default: 1.5 },
+    minSide: { type: 'integer', minimum: 1, default: 3 },
+    minTextConfidence: fraction(0.5),
+    maxRegions: { type: 'integer', minimum: 1, default: 50 },
+    threads: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
+  },
+} as const satisfies OptionsSchema;
 
 const REC_HEIGHT = 48;
 const REC_MAX_WIDTH = 1280;
@@ -50,24 +55,7 @@ function modelFiles(): { detection: string; recognition: string; dictionary: str
 export default defineProcessor<OcrOptions>({
   name: 'ocr',
   description: 'Reads text: PaddleOCR v4 detection + recognition on ONNX Runtime.',
-  parseOptions(raw) {
-    const problems = rejectUnknownOptions(raw, Object.keys(DEFAULTS));
-    const o = { ...DEFAULTS, ...raw } as OcrOptions;
-    for (const key of ['pixelThreshold', 'boxThreshold', 'minTextConfidence'] as const) {
-      if (typeof o[key] !== 'number' || !(o[key] >= 0 && o[key] <= 1)) problems.push(`${key} must be from 0 to 1`);
-    }
-    if (typeof o.unclipRatio !== 'number' || !(o.unclipRatio >= 0 && o.unclipRatio <= 10)) {
-      problems.push('unclipRatio must be from 0 to 10');
-    }
-    if (!Number.isInteger(o.detectionMaxSide) || o.detectionMaxSide < 32 || o.detectionMaxSide > 4096) {
-      problems.push('detectionMaxSide must be an integer from 32 to 4096');
-    }
-    for (const key of ['minSide', 'maxRegions', 'threads'] as const) {
-      if (!Number.isInteger(o[key]) || o[key] < 1) problems.push(`${key} must be an integer >= 1`);
-    }
-    if (problems.length > 0) throw new Error(problems.join('; '));
-    return o;
-  },
+  options: OPTIONS,
   async create(options) {
     const files = modelFiles();
     const ort = await onnxRuntime();

@@ -5,7 +5,7 @@ import { toSourceBox } from '../../vision/box.js';
 import { fitFrame } from '../../vision/letterbox.js';
 import { type Detection, nonMaxSuppression } from '../../vision/nms.js';
 import { createSession, onnxRuntime } from '../../vision/onnx-session.js';
-import { defineProcessor, rejectUnknownOptions } from '../processor.js';
+import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { decodeClassification } from './decoders/classification.js';
 import type { DetectionDecoder, OutputTensor } from './decoders/decoder.js';
 import { ssdDecoder } from './decoders/ssd.js';
@@ -24,7 +24,16 @@ export interface OnnxOptions {
   threads: number;
 }
 
-const DEFAULTS: Omit<OnnxOptions, 'model'> = { modelsDir: 'models', threads: 1 };
+const OPTIONS = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['model'],
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    modelsDir: { type: 'string', default: 'models' },
+    threads: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
+  },
+} as const satisfies OptionsSchema;
 
 export function modelDirectory(options: OnnxOptions): string {
   const { model, modelsDir } = options;
@@ -40,18 +49,11 @@ export function modelDirectory(options: OnnxOptions): string {
 export default defineProcessor<OnnxOptions>({
   name: 'onnx',
   description: 'Serves an ONNX detector (yolov5, yolov8, yolox, ssd) or classifier from a model directory.',
+  options: OPTIONS,
   parseOptions(raw) {
-    const problems = rejectUnknownOptions(raw, ['model', ...Object.keys(DEFAULTS)]);
-    const o = { ...DEFAULTS, ...raw } as OnnxOptions;
-    if (typeof o.model !== 'string' || o.model === '') problems.push('model must name a model directory');
-    if (typeof o.modelsDir !== 'string') problems.push('modelsDir must be a path');
-    if (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > 64) problems.push('threads must be 1 to 64');
-    if (problems.length === 0 && !existsSync(join(modelDirectory(o), 'model.json'))) {
-      problems.push(
-        `${join(modelDirectory(o), 'model.json')} does not exist (see docs/processors.md, "Model directory")`,
-      );
-    }
-    if (problems.length > 0) throw new Error(problems.join('; '));
+    const o = raw as unknown as OnnxOptions;
+    const file = join(modelDirectory(o), 'model.json');
+    if (!existsSync(file)) throw new Error(`${file} does not exist (see docs/processors.md, "Model directory")`);
     return o;
   },
   async create(options) {
