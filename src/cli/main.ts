@@ -67,12 +67,14 @@ withServerOptions(program.command('serve', { isDefault: true }).description('ser
   serve,
 );
 
-withServerOptions(program.command('config').description('print the effective configuration and exit')).action(
-  (flags: ServerFlags) => {
-    const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
-    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
-  },
-);
+withServerOptions(
+  program
+    .command('config')
+    .description('validate the configuration as serve does, print it (secrets redacted) and exit'),
+).action((flags: ServerFlags) => {
+  const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+  process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
+});
 
 program
   .command('score')

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { HxError } from '../errors.js';
 import { formatAjvError } from '../schema/validate.js';
@@ -36,13 +36,15 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   return validateConfig(merged, problems);
 }
 
+/** Compiled on first use: a supervisor and each server process validate once, tests many times. */
+let validate: ValidateFunction | undefined;
+
 /**
  * The one validation of a configuration, for `serve` and `config` alike: the schema, then every rule that spans
  * settings or needs a file, so that `httpextension config` refuses what `serve` would.
  */
 export function validateConfig(candidate: Layer, problems: string[] = []): Readonly<Config> {
-  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
-  const validate = ajv.compile(configSchema);
+  validate ??= new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false }).compile(configSchema);
   if (!validate(candidate)) problems.push(...(validate.errors ?? []).map(describeConfigError));
   const config = candidate as unknown as Config;
   if (problems.length === 0) {
