@@ -71,6 +71,13 @@ describe('configuration', () => {
     );
   });
 
+  test('a delay longer than a Node timer holds is refused (it would fire at once)', () => {
+    assert.throws(
+      () => loadConfig({ env: { HX_REQUEST_TIMEOUT_MS: String(2 ** 31), HX_SHUTDOWN_GRACE_MS: String(2 ** 31 - 1) } }),
+      (error: Error) => error.message === 'Invalid configuration:\n  - /requestTimeoutMs must be <= 2147483647',
+    );
+  });
+
   test('duplicate and reserved route paths are refused', () => {
     assert.throws(
       () =>

@@ -16,6 +16,9 @@ import { RAW_FORMAT_NAMES } from '../inference/pixel-format.js';
  */
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
+/** A Node timer holds at most a signed 32-bit delay; a longer one fires at once (TimeoutOverflowWarning). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+const ms = { type: 'integer', minimum: 1, maximum: TIMER_MAX_MS } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const authScheme = { enum: ['basic', 'digest', 'bearer', 'header'] } as const;
 const schemes = { type: 'array', uniqueItems: true, items: authScheme } as const;
@@ -124,7 +127,7 @@ export const configSchema = {
       flag: '--max-pixels <pixels>',
     },
     requestTimeoutMs: {
-      ...positiveInt,
+      ...ms,
       default: 10_000,
       description: 'deadline from the arrival of a request to its answer, queue wait included (`503` beyond)',
       env: 'HX_REQUEST_TIMEOUT_MS',
@@ -176,7 +179,7 @@ export const configSchema = {
       flag: '--log-level <level>',
     },
     shutdownGraceMs: {
-      type: 'integer',
+      ...ms,
       minimum: 0,
       default: 10_000,
       description: 'how long a graceful shutdown (SIGTERM) waits for requests in flight',
@@ -184,19 +187,19 @@ export const configSchema = {
       flag: '--shutdown-grace-ms <ms>',
     },
     headersTimeoutMs: {
-      ...positiveInt,
+      ...ms,
       default: 10_000,
       description: 'a client must send its headers within this (`408` beyond); at most `bodyTimeoutMs`',
       env: 'HX_HEADERS_TIMEOUT_MS',
     },
     bodyTimeoutMs: {
-      ...positiveInt,
+      ...ms,
       default: 30_000,
       description: 'a client must send its whole request within this (`408` beyond)',
       env: 'HX_BODY_TIMEOUT_MS',
     },
     keepAliveTimeoutMs: {
-      ...positiveInt,
+      ...ms,
       // Pipelines hold one connection per extension node and may send a frame every 5 s (0.2 fps).
       default: 65_000,
       description: 'an idle keep-alive connection is closed after this',
@@ -292,7 +295,7 @@ export const configSchema = {
               default: ['SHA-256', 'MD5'],
               description: 'Digest algorithms offered, in this order',
             },
-            nonceTtlMs: { ...positiveInt, default: 300_000, description: 'how long a Digest nonce stays valid' },
+            nonceTtlMs: { ...ms, default: 300_000, description: 'how long a Digest nonce stays valid' },
           },
         },
       },
