@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULTS } from '../src/config/defaults.js';
-import { loadConfig } from '../src/config/load.js';
+import { parse } from 'yaml';
+import { renderConfigurationDoc, renderReadme } from '../scripts/config-doc.js';
+import { flagHelp } from '../src/cli/config-flags.js';
+import { type Config, DEFAULTS } from '../src/config/defaults.js';
+import { envToLayer, loadConfig } from '../src/config/load.js';
+import { ENV_VARIABLES, SETTINGS } from '../src/config/settings.js';
 import { InferenceEngine } from '../src/inference/engine.js';
 import { run } from './helpers/cli.js';
 
@@ -15,6 +19,15 @@ const file = (name: string, text: string) => {
   writeFileSync(path, text);
   return path;
 };
+/** The value at a config path in a plain object (a numeric segment indexes an array). */
+function valueAt(root: unknown, path: readonly string[]): unknown {
+  let node = root;
+  for (const key of path)
+    node = node === null || typeof node !== 'object' ? undefined : (node as Record<string, unknown>)[key];
+  return node;
+}
+
+const tlsFixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/tls/${name}`, import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 describe('configuration', () => {
@@ -55,6 +68,13 @@ describe('configuration', () => {
         }
         return true;
       },
+    );
+  });
+
+  test('a delay longer than a Node timer holds is refused (it would fire at once)', () => {
+    assert.throws(
+      () => loadConfig({ env: { HX_REQUEST_TIMEOUT_MS: String(2 ** 31), HX_SHUTDOWN_GRACE_MS: String(2 ** 31 - 1) } }),
+      (error: Error) => error.message === 'Invalid configuration:\n  - /requestTimeoutMs must be <= 2147483647',
     );
   });
 
@@ -104,36 +124,101 @@ describe('configuration', () => {
     assert.match(result.stderr, /HX_ERR_CONFIG_INVALID: Invalid configuration:\n {2}- \/maxPixels must be >= 1/);
   });
 
-  test('--help documents every option', async () => {
+  test('--help lists a flag for every flagged setting, with its real default and its variable', async () => {
     const result = await run(process.execPath, [CLI, 'serve', '--help']);
-    for (const option of [
-      '--port',
-      '--host',
-      '--config',
-      '--workers',
-      '--max-body-bytes',
-      '--max-pixels',
-      '--request-timeout-ms',
-      '--max-queued-requests',
-      '--route',
-      '--log-level',
-      '--shutdown-grace-ms',
-      '--tls-cert',
-      '--tls-key',
-      '--tls-ca',
-      '--auth',
-      '--metrics-port',
-      '--no-metrics',
-    ]) {
-      assert.ok(result.stdout.includes(option), option);
+    const help = result.stdout.replace(/\s+/g, ' ');
+    assert.ok(help.includes('--config <file>'));
+    for (const setting of SETTINGS.filter((s) => s.flag !== undefined)) {
+      assert.ok(help.includes(`${setting.flag} ${flagHelp(setting)}`.replace(/\s+/g, ' ')), setting.key);
+    }
+    const routes = DEFAULTS.routes.map((r) => `${r.path}=${r.processor}`);
+    assert.ok(routes.length > 1 && routes.every((route) => help.includes(route)), 'every default route is named');
+  });
+
+  test('flags set the config paths the schema gives them; only the explicit --no-metrics turns metrics off', async () => {
+    const args = ['config', '-p', '7', '--execution', 'inline', '--route', '/a=colorIntensity', '--route', '/b=motion'];
+    args.push('--auth', 'bearer, basic', '--metrics-port', '9100', '--max-pixels', '100');
+    const env = { PATH: process.env.PATH, HX_AUTH_TOKEN: 't', HX_AUTH_USERNAME: 'u', HX_AUTH_PASSWORD: 'p' };
+    const result = await run(process.execPath, [CLI, ...args], { env });
+    assert.equal(result.code, 0, result.stderr);
+    const config = JSON.parse(result.stdout) as Config;
+    assert.deepEqual(
+      [config.port, config.execution, config.maxPixels, config.auth.schemes, config.metrics],
+      [7, 'inline', 100, ['bearer', 'basic'], { enabled: true, port: 9100, auth: false }],
+    );
+    assert.deepEqual(config.routes, [
+      { path: '/a', processor: 'colorIntensity', options: {} },
+      { path: '/b', processor: 'motion', options: {} },
+    ]);
+    const off = await run(process.execPath, [CLI, 'config', '--no-metrics'], { env: { PATH: process.env.PATH } });
+    assert.equal((JSON.parse(off.stdout) as Config).metrics.enabled, false);
+  });
+
+  test('every HX_* variable of the schema sets its path', () => {
+    const values: Record<string, string> = {};
+    for (const [name, variable] of ENV_VARIABLES) values[name] = variable.kind === 'json' ? '[]' : 'x';
+    const problems: string[] = [];
+    const layer = envToLayer(values, problems);
+    assert.deepEqual(problems, []);
+    for (const [name, variable] of ENV_VARIABLES) {
+      assert.notEqual(valueAt(layer, variable.path), undefined, name);
+    }
+  });
+});
+
+describe('config refuses what serve would refuse', () => {
+  for (const [what, env, expected] of [
+    [
+      'headers timeout over the body timeout (Node refuses the server)',
+      { HX_HEADERS_TIMEOUT_MS: '40000' },
+      'headersTimeoutMs (40000) must not exceed bodyTimeoutMs (30000)',
+    ],
+    ['/metrics on the main port', { HX_PORT: '7001', HX_METRICS_PORT: '7001' }, 'metrics.port: 7001 is the main port'],
+    [
+      "a key that is not the certificate's",
+      { HX_TLS_CERT: tlsFixture('extension-test.pem'), HX_TLS_KEY: tlsFixture('ip-key.pem') },
+      'cannot serve HTTPS',
+    ],
+    [
+      'a certificate file that is not PEM',
+      { HX_TLS_CERT: tlsFixture('make-certs.sh'), HX_TLS_KEY: tlsFixture('extension-test-key.pem') },
+      'cannot serve HTTPS',
+    ],
+  ] as const) {
+    test(what, async () => {
+      for (const command of ['config', 'serve']) {
+        const result = await run(process.execPath, [CLI, command, '--workers', '1'], {
+          env: { PATH: process.env.PATH, ...env },
+        });
+        assert.equal(result.code, 2, `${command}: ${result.stderr}`);
+        assert.match(result.stderr, /HX_ERR_CONFIG_INVALID: Invalid configuration:/);
+        assert.ok(result.stderr.includes(expected), `${command}: ${result.stderr}`);
+      }
+    });
+  }
+
+  test('a matching certificate and key pass', () => {
+    const env = { HX_TLS_CERT: tlsFixture('extension-test.pem'), HX_TLS_KEY: tlsFixture('extension-test-key.pem') };
+    assert.equal(loadConfig({ env }).tls.certFile, env.HX_TLS_CERT);
+  });
+});
+
+describe('README.md and docs/configuration.md', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+
+  test('are the schema (regenerate with npm run docs:config)', () => {
+    assert.equal(readme, renderReadme(readme));
+    assert.equal(doc, renderConfigurationDoc(doc));
+    for (const setting of SETTINGS) {
+      assert.ok(readme.includes(`| \`${setting.key}\` |`), setting.key);
+      assert.ok(doc.includes(`| \`${setting.key}\` |`), setting.key);
     }
   });
 });
 
 describe('docs/configuration.md', () => {
-  test('its complete YAML example uses only known keys and valid values', async () => {
-    const { readFileSync } = await import('node:fs');
-    const { parse } = await import('yaml');
+  test('its complete YAML example holds every setting, with valid values', () => {
     const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
     const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
     const example = parse(yaml) as Record<string, Record<string, unknown>>;
@@ -141,7 +226,14 @@ describe('docs/configuration.md', () => {
     const secret = file('secret', 'x\n');
     const users = (example.auth!.users as Array<Record<string, unknown>>).map((u) => ({ ...u, passwordFile: secret }));
     example.auth = { ...example.auth, users, tokenFiles: [secret] };
-    example.tls = { ...example.tls, certFile: secret, keyFile: secret };
+    const certFile = tlsFixture('extension-test.pem');
+    example.tls = {
+      ...example.tls,
+      certFile,
+      keyFile: tlsFixture('extension-test-key.pem'),
+      caFile: tlsFixture('ca.pem'),
+    };
+    for (const setting of SETTINGS) assert.notEqual(valueAt(example, setting.path), undefined, setting.key);
     const config = loadConfig({ file: file('example.json', JSON.stringify(example)), env: {} });
     assert.equal(config.routes.length, 2);
     assert.deepEqual(config.auth.schemes, ['digest', 'bearer']);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { run } from './helpers/cli.js';
-import { effectiveConfig, ROOT, tempFiles } from './helpers/deploy.js';
+import { effectiveConfig, ROOT, TEST_TLS, tempFiles } from './helpers/deploy.js';
 
 const DIR = join(ROOT, 'deploy/iotedge');
 const RENDER = join(DIR, 'render.mjs');
@@ -117,7 +117,7 @@ describe('IoT Edge deployment manifest', () => {
   test('httpextension: its command line and environment give a valid configuration', async () => {
     const options = createOptionsOf(extension);
     const secrets = tempFiles({ password: 'pipeline-secret\n' });
-    const certs = tempFiles({ 'server.pem': 'certificate', 'server.key': 'key' });
+    const certs = tempFiles({ 'server.pem': TEST_TLS.cert, 'server.key': TEST_TLS.key });
     const hostDirs = { '/run/secrets/httpextension': secrets, '/certs': certs };
     const env = Object.fromEntries(
       Object.entries(envOf(extension)).map(([k, v]) => [k, hostPath(options.HostConfig.Binds, v, hostDirs)]),

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { effectiveConfig, type Manifest, ROOT, readYaml, tempFiles, validateManifests } from './helpers/deploy.js';
+import {
+  effectiveConfig,
+  type Manifest,
+  ROOT,
+  readYaml,
+  TEST_TLS,
+  tempFiles,
+  validateManifests,
+} from './helpers/deploy.js';
 import { get } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -134,7 +142,7 @@ describe('Kubernetes manifests: what the server needs', () => {
   test('the container starts: its args and environment, secrets mounted, give a valid configuration', async () => {
     // Each env path under a mounted secret is served from a temporary folder with that secret's keys.
     const secrets: Record<string, Record<string, string>> = {
-      'httpextension-tls': { 'tls.crt': 'certificate', 'tls.key': 'key' },
+      'httpextension-tls': { 'tls.crt': TEST_TLS.cert, 'tls.key': TEST_TLS.key },
       'httpextension-auth': { 'header-value': 'k1\nk2\n' },
     };
     const mounts = container.volumeMounts.flatMap((m) => {

@@ -1,8 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/defaults.js';
 import { createLogger } from '../observability/logger.js';
+import { listenMetrics } from '../observability/metrics-server.js';
 import { withServerHeapFlags } from './heap-flags.js';
 
 /** Message a server process sends its supervisor once it listens (or could not start). */
@@ -91,17 +92,8 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
   });
 
   if (config.metrics.enabled && config.metrics.port !== 0) {
-    metricsServer = createServer((req, res) => {
-      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      metrics.clusterMetrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-    });
-    await new Promise<void>((resolve) => metricsServer!.listen(config.metrics.port, config.host, resolve));
+    const summed = { render: () => metrics.clusterMetrics(), contentType: metrics.contentType };
+    metricsServer = await listenMetrics(summed, config.metrics.port, config.host);
   }
   logger.info({ processes, port: config.port }, 'starting server processes');
   for (let i = 0; i < processes; i++) fork();

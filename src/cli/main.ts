@@ -1,114 +1,25 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { scoreFile } from '../client/score-client.js';
 import { effectiveProcesses } from '../config/defaults.js';
-import { loadConfig, redactConfig, setPath } from '../config/load.js';
+import { loadConfig, redactConfig } from '../config/load.js';
 import { isHxError } from '../errors.js';
 import { type ChildMessage, supervise } from './cluster.js';
+import { addConfigOptions, collect, flagsToLayer } from './config-flags.js';
 import { registerPipelineCommand } from './pipeline-command.js';
 import type { RunningServer } from './serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-function int(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
-  return Number(value);
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-/** Options shared by `serve` and `config`: every one maps to a config key (flags win over env and file). */
+/** Options shared by `serve` and `config`: `--config` and one flag per setting that has one (see config/schema.ts). */
 function withServerOptions(command: Command): Command {
-  return command
-    .option('-p, --port <port>', 'TCP port to listen on (default 5001; 0 picks a free one)', int)
-    .option('--host <host>', 'address to listen on (default 0.0.0.0)')
-    .option('-c, --config <file>', 'JSON or YAML config file (also HX_CONFIG)')
-    .option('--workers <n>', 'worker threads per process; 0 = one per core (default 0)', int)
-    .addOption(
-      new Option(
-        '--execution <mode>',
-        'where frames run: worker threads, inline on the event loop, or auto (inline for cheap processors) (default auto)',
-      ).choices(['auto', 'workers', 'inline']),
-    )
-    .option('--processes <n>', 'server processes sharing the port; 0 = one per core (default 1)', int)
-    .option('--max-body-bytes <bytes>', 'largest body accepted (default 37748736)', int)
-    .option('--max-pixels <pixels>', 'largest image accepted, from its header (default 8847360)', int)
-    .option('--request-timeout-ms <ms>', 'deadline per request, queue included (default 10000)', int)
-    .option('--max-queued-requests <n>', 'requests that may wait for a worker before 503 (default 64)', int)
-    .option('--route <path=processor>', 'POST path -> processor (repeatable; default /score=colorIntensity)', collect)
-    .addOption(
-      new Option('--log-level <level>', 'log level (default info)').choices([
-        'fatal',
-        'error',
-        'warn',
-        'info',
-        'debug',
-        'trace',
-        'silent',
-      ]),
-    )
-    .option('--shutdown-grace-ms <ms>', 'how long SIGTERM waits for requests in flight (default 10000)', int)
-    .option('--startup-timeout-ms <ms>', 'processors must load within this, else exit 1 (default 300000)', int)
-    .option('--tls-cert <file>', 'PEM certificate (with chain): serve HTTPS (also HX_TLS_CERT)')
-    .option('--tls-key <file>', 'PEM private key for --tls-cert (also HX_TLS_KEY)')
-    .option('--tls-ca <file>', 'PEM CA bundle: require client certificates it signed (also HX_TLS_CA)')
-    .addOption(
-      new Option(
-        '--auth <schemes>',
-        'comma-separated: basic, digest, bearer, header (secrets from HX_AUTH_*)',
-      ).argParser((value: string) => value.split(',').map((s) => s.trim())),
-    )
-    .option('--metrics-port <port>', 'serve /metrics on its own port instead of the main one', int)
-    .option('--no-metrics', 'do not serve /metrics');
+  command.option('-c, --config <file>', 'JSON or YAML config file (also HX_CONFIG)');
+  return addConfigOptions(command);
 }
 
-interface ServerFlags {
-  port?: number;
-  host?: string;
-  config?: string;
-  workers?: number;
-  execution?: string;
-  processes?: number;
-  maxBodyBytes?: number;
-  maxPixels?: number;
-  requestTimeoutMs?: number;
-  maxQueuedRequests?: number;
-  route?: string[];
-  logLevel?: string;
-  shutdownGraceMs?: number;
-  startupTimeoutMs?: number;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsCa?: string;
-  auth?: string[];
-  metricsPort?: number;
-  metrics?: boolean;
-}
-
-function flagsToLayer(flags: ServerFlags): Record<string, unknown> {
-  const layer: Record<string, unknown> = {};
-  const { config: _file, route, tlsCert, tlsKey, tlsCa, auth, metricsPort, metrics, ...scalars } = flags;
-  for (const [key, value] of Object.entries(scalars)) if (value !== undefined) setPath(layer, [key], value);
-  if (tlsCert !== undefined) setPath(layer, ['tls', 'certFile'], tlsCert);
-  if (tlsKey !== undefined) setPath(layer, ['tls', 'keyFile'], tlsKey);
-  if (tlsCa !== undefined) setPath(layer, ['tls', 'caFile'], tlsCa);
-  if (auth !== undefined) setPath(layer, ['auth', 'schemes'], auth);
-  if (metricsPort !== undefined) setPath(layer, ['metrics', 'port'], metricsPort);
-  // commander sets metrics=true unless --no-metrics; only the explicit "off" is a flag value.
-  if (metrics === false) setPath(layer, ['metrics', 'enabled'], false);
-  if (route !== undefined) {
-    layer.routes = route.map((spec) => {
-      const eq = spec.indexOf('=');
-      if (eq <= 0) throw new InvalidArgumentError(`--route ${spec}: use PATH=PROCESSOR, e.g. /score=colorIntensity`);
-      return { path: spec.slice(0, eq), processor: spec.slice(eq + 1), options: {} };
-    });
-  }
-  return layer;
-}
+type ServerFlags = Record<string, unknown> & { config?: string };
 
 async function serve(flags: ServerFlags): Promise<void> {
   const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
@@ -171,7 +82,9 @@ withServerOptions(program.command('serve', { isDefault: true }).description('ser
 withServerOptions(
   program
     .command('config')
-    .description('check the configuration as serve would (processors and models loaded once), print it and exit'),
+    .description(
+      'check the configuration as serve does (processors and models loaded once), print it (secrets redacted) and exit',
+    ),
 ).action(async (flags: ServerFlags) => {
   const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
   const { checkProcessors } = await import('./serve.js');

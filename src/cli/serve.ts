@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { dirname } from 'node:path';
 import type { Config } from '../config/defaults.js';
 import { effectiveWorkers } from '../config/defaults.js';
@@ -7,6 +7,7 @@ import { redactConfig } from '../config/load.js';
 import { HxError } from '../errors.js';
 import { InferenceEngine } from '../inference/engine.js';
 import { createLogger } from '../observability/logger.js';
+import { listenMetrics } from '../observability/metrics-server.js';
 import { buildServer } from '../protocol/http/server.js';
 import { reportMetricsToSupervisor } from './cluster.js';
 import { missingServerHeapFlags } from './heap-flags.js';
@@ -91,17 +92,7 @@ export async function startServer(
   // In a supervised group the supervisor serves metrics.port, summed over every process.
   if (cluster.isWorker) reportMetricsToSupervisor(http.metrics.registry);
   else if (config.metrics.enabled && config.metrics.port !== 0) {
-    metricsServer = createServer((req, res) => {
-      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      http.metrics.render().then(
-        (text) => res.writeHead(200, { 'content-type': http.metrics.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-    });
-    await new Promise<void>((resolve) => metricsServer!.listen(config.metrics.port, config.host, resolve));
+    metricsServer = await listenMetrics(http.metrics, config.metrics.port, config.host);
   }
   const metricsAddress = metricsServer?.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : undefined;

@@ -1,61 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { Ajv } from 'ajv';
+import { createSecureContext } from 'node:tls';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { HxError } from '../errors.js';
 import { formatAjvError } from '../schema/validate.js';
 import { type Config, DEFAULTS } from './defaults.js';
 import { configSchema } from './schema.js';
+import { ENV_VARIABLES } from './settings.js';
 
 type Layer = Record<string, unknown>;
-
-type EnvKind = 'scalar' | 'list' | 'json';
-
-/**
- * Environment variables and the config path each one sets. Scalars are strings coerced by the schema; lists are
- * comma-separated. Secrets (passwords, tokens, header values) come from here or from files, never from flags.
- */
-export const ENV_KEYS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind }>> = {
-  HX_HOST: { path: ['host'], kind: 'scalar' },
-  HX_PORT: { path: ['port'], kind: 'scalar' },
-  HX_MAX_BODY_BYTES: { path: ['maxBodyBytes'], kind: 'scalar' },
-  HX_MAX_PIXELS: { path: ['maxPixels'], kind: 'scalar' },
-  HX_REQUEST_TIMEOUT_MS: { path: ['requestTimeoutMs'], kind: 'scalar' },
-  HX_WORKERS: { path: ['workers'], kind: 'scalar' },
-  HX_EXECUTION: { path: ['execution'], kind: 'scalar' },
-  HX_PROCESSES: { path: ['processes'], kind: 'scalar' },
-  HX_MAX_QUEUED_REQUESTS: { path: ['maxQueuedRequests'], kind: 'scalar' },
-  HX_ROUTES: { path: ['routes'], kind: 'json' },
-  HX_RAW_WIDTH: { path: ['raw', 'width'], kind: 'scalar' },
-  HX_RAW_HEIGHT: { path: ['raw', 'height'], kind: 'scalar' },
-  HX_RAW_FORMAT: { path: ['raw', 'format'], kind: 'scalar' },
-  HX_RAW_STRIDE_BYTES: { path: ['raw', 'strideBytes'], kind: 'scalar' },
-  HX_LOG_LEVEL: { path: ['logLevel'], kind: 'scalar' },
-  HX_SHUTDOWN_GRACE_MS: { path: ['shutdownGraceMs'], kind: 'scalar' },
-  HX_STARTUP_TIMEOUT_MS: { path: ['startupTimeoutMs'], kind: 'scalar' },
-  HX_HEADERS_TIMEOUT_MS: { path: ['headersTimeoutMs'], kind: 'scalar' },
-  HX_BODY_TIMEOUT_MS: { path: ['bodyTimeoutMs'], kind: 'scalar' },
-  HX_KEEP_ALIVE_TIMEOUT_MS: { path: ['keepAliveTimeoutMs'], kind: 'scalar' },
-  HX_MAX_CONNECTIONS: { path: ['maxConnections'], kind: 'scalar' },
-  HX_MAX_HEADER_BYTES: { path: ['maxHeaderBytes'], kind: 'scalar' },
-  HX_AUTH: { path: ['auth', 'schemes'], kind: 'list' },
-  HX_AUTH_REALM: { path: ['auth', 'realm'], kind: 'scalar' },
-  HX_AUTH_USERNAME: { path: ['auth', 'users', '0', 'username'], kind: 'scalar' },
-  HX_AUTH_PASSWORD: { path: ['auth', 'users', '0', 'password'], kind: 'scalar' },
-  HX_AUTH_PASSWORD_FILE: { path: ['auth', 'users', '0', 'passwordFile'], kind: 'scalar' },
-  HX_AUTH_TOKEN: { path: ['auth', 'tokens'], kind: 'list' },
-  HX_AUTH_TOKEN_FILE: { path: ['auth', 'tokenFiles'], kind: 'list' },
-  HX_AUTH_HEADER_NAME: { path: ['auth', 'header', 'name'], kind: 'scalar' },
-  HX_AUTH_HEADER_VALUE: { path: ['auth', 'header', 'values', '0'], kind: 'scalar' },
-  HX_AUTH_HEADER_VALUE_FILE: { path: ['auth', 'header', 'valueFiles'], kind: 'list' },
-  HX_TLS_CERT: { path: ['tls', 'certFile'], kind: 'scalar' },
-  HX_TLS_KEY: { path: ['tls', 'keyFile'], kind: 'scalar' },
-  HX_TLS_CA: { path: ['tls', 'caFile'], kind: 'scalar' },
-  HX_TLS_MIN_VERSION: { path: ['tls', 'minVersion'], kind: 'scalar' },
-  HX_METRICS: { path: ['metrics', 'enabled'], kind: 'scalar' },
-  HX_METRICS_PORT: { path: ['metrics', 'port'], kind: 'scalar' },
-  HX_METRICS_AUTH: { path: ['metrics', 'auth'], kind: 'scalar' },
-};
 
 /** Variables that are read elsewhere (not config keys) and so are not "unknown". */
 const ENV_OTHER = new Set(['HX_CONFIG']);
@@ -82,22 +36,23 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   return validateConfig(merged, problems);
 }
 
+/** Compiled on first use: a supervisor and each server process validate once, tests many times. */
+let validate: ValidateFunction | undefined;
+
+/**
+ * The one validation of a configuration, for `serve` and `config` alike: the schema, then every rule that spans
+ * settings or needs a file, so that `httpextension config` refuses what `serve` would.
+ */
 export function validateConfig(candidate: Layer, problems: string[] = []): Readonly<Config> {
-  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
-  const validate = ajv.compile(configSchema);
+  validate ??= new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false }).compile(configSchema);
   if (!validate(candidate)) problems.push(...(validate.errors ?? []).map(formatAjvError));
   const config = candidate as unknown as Config;
   if (problems.length === 0) {
     resolveSecrets(config, problems);
-    checkAuthAndTls(config, problems);
-    const paths = new Set<string>();
-    for (const route of config.routes) {
-      if (paths.has(route.path)) problems.push(`routes: path ${route.path} appears twice`);
-      paths.add(route.path);
-      if (route.path.startsWith('/health/') || route.path === '/metrics') {
-        problems.push(`routes: path ${route.path} is reserved`);
-      }
-    }
+    checkAuth(config, problems);
+    checkTls(config.tls, problems);
+    checkRoutes(config.routes, problems);
+    checkListeners(config, problems);
   }
   if (problems.length > 0) {
     throw new HxError('HX_ERR_CONFIG_INVALID', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -105,58 +60,38 @@ export function validateConfig(candidate: Layer, problems: string[] = []): Reado
   return deepFreeze(config);
 }
 
+/** Non-empty trimmed lines: secret files hold one secret a line. */
+function secretLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
 /** Reads secret files into the config (each read once, at boot); a missing file is a config problem. */
 function resolveSecrets(config: Config, problems: string[]): void {
-  const read = (file: string, what: string): string | undefined => {
+  const read = (file: string, what: string): string[] => {
     try {
-      return readFileSync(file, 'utf8').trim();
+      return secretLines(readFileSync(file, 'utf8'));
     } catch (error) {
       problems.push(`${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-      return undefined;
+      return [];
     }
   };
   const { auth } = config;
   for (const [i, user] of auth.users.entries()) {
     const passwords = [...(user.passwords ?? [])];
     if (user.password !== undefined) passwords.push(user.password);
-    if (user.passwordFile !== undefined) {
-      const secret = read(user.passwordFile, `auth.users[${i}].passwordFile`);
-      if (secret)
-        passwords.push(
-          ...secret
-            .split('\n')
-            .map((line) => line.trim())
-            .filter(Boolean),
-        );
-    }
+    if (user.passwordFile !== undefined) passwords.push(...read(user.passwordFile, `auth.users[${i}].passwordFile`));
     user.passwords = passwords;
     delete user.password;
   }
-  for (const file of auth.tokenFiles) {
-    const secret = read(file, 'auth.tokenFiles');
-    if (secret)
-      auth.tokens.push(
-        ...secret
-          .split('\n')
-          .map((line) => line.trim())
-          .filter(Boolean),
-      );
-  }
-  auth.header.values ??= [];
-  for (const file of auth.header.valueFiles ?? []) {
-    const secret = read(file, 'auth.header.valueFiles');
-    if (secret)
-      auth.header.values.push(
-        ...secret
-          .split('\n')
-          .map((line) => line.trim())
-          .filter(Boolean),
-      );
-  }
+  for (const file of auth.tokenFiles) auth.tokens.push(...read(file, 'auth.tokenFiles'));
+  for (const file of auth.header.valueFiles) auth.header.values.push(...read(file, 'auth.header.valueFiles'));
 }
 
-function checkAuthAndTls(config: Config, problems: string[]): void {
-  const { auth, tls } = config;
+function checkAuth(config: Config, problems: string[]): void {
+  const { auth } = config;
   const used = new Set([...auth.schemes, ...config.routes.flatMap((r) => r.auth ?? [])]);
   if ((used.has('basic') || used.has('digest')) && auth.users.length === 0) {
     problems.push('auth: basic/digest need a user (HX_AUTH_USERNAME with HX_AUTH_PASSWORD or HX_AUTH_PASSWORD_FILE)');
@@ -170,17 +105,56 @@ function checkAuthAndTls(config: Config, problems: string[]): void {
   if (used.has('header') && (auth.header.name === undefined || auth.header.values.length === 0)) {
     problems.push('auth: header needs HX_AUTH_HEADER_NAME and HX_AUTH_HEADER_VALUE (or HX_AUTH_HEADER_VALUE_FILE)');
   }
+}
+
+/** The files must exist and make a usable TLS context (PEM that parses, a key that matches the certificate). */
+function checkTls(tls: Config['tls'], problems: string[]): void {
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     problems.push('tls: certFile and keyFile go together (--tls-cert and --tls-key)');
   }
   if (tls.caFile !== undefined && tls.certFile === undefined) problems.push('tls: caFile needs certFile and keyFile');
-  for (const file of [tls.certFile, tls.keyFile, tls.caFile]) {
+  const pem: Partial<Record<'cert' | 'key' | 'ca', Buffer>> = {};
+  for (const [name, file] of [
+    ['cert', tls.certFile],
+    ['key', tls.keyFile],
+    ['ca', tls.caFile],
+  ] as const) {
     if (file === undefined) continue;
     try {
-      readFileSync(file);
+      pem[name] = readFileSync(file);
     } catch (error) {
       problems.push(`tls: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
+  }
+  if (pem.cert === undefined || pem.key === undefined) return;
+  try {
+    createSecureContext({ ...pem, minVersion: tls.minVersion });
+  } catch (error) {
+    problems.push(`tls: ${tls.certFile} and ${tls.keyFile} cannot serve HTTPS (${(error as Error).message})`);
+  }
+}
+
+function checkRoutes(routes: Config['routes'], problems: string[]): void {
+  const paths = new Set<string>();
+  for (const route of routes) {
+    if (paths.has(route.path)) problems.push(`routes: path ${route.path} appears twice`);
+    paths.add(route.path);
+    if (route.path.startsWith('/health/') || route.path === '/metrics') {
+      problems.push(`routes: path ${route.path} is reserved`);
+    }
+  }
+}
+
+/** Combinations Node's HTTP server or the second listener would refuse at start. */
+function checkListeners(config: Config, problems: string[]): void {
+  if (config.headersTimeoutMs > config.bodyTimeoutMs) {
+    problems.push(
+      `headersTimeoutMs (${config.headersTimeoutMs}) must not exceed bodyTimeoutMs (${config.bodyTimeoutMs})`,
+    );
+  }
+  const { metrics } = config;
+  if (metrics.enabled && metrics.port !== 0 && metrics.port === config.port) {
+    problems.push(`metrics.port: ${metrics.port} is the main port (0 serves /metrics there)`);
   }
 }
 
@@ -221,11 +195,12 @@ function readConfigFile(path: string, problems: string[]): Layer {
   }
 }
 
-function envToLayer(env: NodeJS.ProcessEnv, problems: string[]): Layer {
+/** The layer the HX_* variables make (unknown ones and malformed JSON are problems). */
+export function envToLayer(env: NodeJS.ProcessEnv, problems: string[]): Layer {
   const layer: Layer = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('HX_') || value === undefined) continue;
-    const key = ENV_KEYS[name];
+    const key = ENV_VARIABLES.get(name);
     if (key === undefined) {
       if (!ENV_OTHER.has(name)) problems.push(`environment: unknown variable ${name}`);
       continue;

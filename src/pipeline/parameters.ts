@@ -59,14 +59,3 @@ export function substituteParameters<T>(
   if (problems.length > 0) throw new HxError('HX_ERR_PIPELINE_PARAMETER', problems.join('; '));
   return result;
 }
-
-/** `name=value` pairs from the command line (`--set`), split at the first `=` (values may contain `=`). */
-export function parseAssignments(pairs: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new HxError('HX_ERR_PIPELINE_PARAMETER', `--set ${pair}: use NAME=VALUE`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return out;
-}

@@ -17,14 +17,16 @@ export interface VideoSourceOptions {
   /** Play a file at its native rate (ffmpeg `-re`); false = as fast as the consumer pulls frames. */
   realtime: boolean;
   ffmpegPath?: string;
-  /** First reconnect delay for RTSP; doubles up to `maxReconnectDelayMs`. */
+  /** First reconnect delay for RTSP; doubles up to MAX_RECONNECT_DELAY_MS. */
   reconnectDelayMs?: number;
-  maxReconnectDelayMs?: number;
   /** RTSP: no frame data for this long (a camera that hangs without closing) restarts the connection. */
   stallTimeoutMs?: number;
   /** Notices for the log (reconnects, ffmpeg's last words). */
   onNotice?: (message: string) => void;
 }
+
+/** Ceiling of the RTSP reconnect back-off: a camera that stays away is still retried regularly (docs/pipeline.md). */
+const MAX_RECONNECT_DELAY_MS = 30_000;
 
 const SHOWINFO = /n:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+).*?\ss:(\d+)x(\d+)/;
 
@@ -79,7 +81,6 @@ export class VideoSource {
 
   async *frames(): AsyncGenerator<VideoFrame> {
     const base = this.options.reconnectDelayMs ?? 1000;
-    const max = this.options.maxReconnectDelayMs ?? 30_000;
     let delay = base;
     while (!this.stopped) {
       let count = 0;
@@ -105,7 +106,7 @@ export class VideoSource {
           resolve();
         };
       });
-      delay = Math.min(delay * 2, max);
+      delay = Math.min(delay * 2, MAX_RECONNECT_DELAY_MS);
     }
   }
 

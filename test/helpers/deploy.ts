@@ -37,6 +37,12 @@ export async function effectiveConfig(
   };
 }
 
+/** A real certificate and its key (test/fixtures/tls): the configuration refuses PEM files that do not parse. */
+export const TEST_TLS = {
+  cert: readFileSync(join(ROOT, 'test/fixtures/tls/extension-test.pem'), 'utf8'),
+  key: readFileSync(join(ROOT, 'test/fixtures/tls/extension-test-key.pem'), 'utf8'),
+};
+
 const made: string[] = [];
 process.on('exit', () => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
