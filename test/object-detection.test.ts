@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { request } from 'undici';
@@ -6,6 +7,14 @@ import type { Inference, Rectangle } from '../src/schema/inference.js';
 import { COCO_LABELS } from '../src/vision/coco-labels.js';
 import { agent, assertError, fixture, post } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+
+/** What objectDetection answered on TensorFlow.js (scripts/make-detection-fixture.ts), per test frame. */
+const TFJS_ANSWERS = JSON.parse(
+  readFileSync(new URL('../../test/fixtures/object-detection/tfjs-answers.json', import.meta.url), 'utf8'),
+) as { frames: Record<string, Array<{ label: string; confidence: number; box: Rectangle }>> };
+/** "Boxes within a pixel or two" of the received image; "confidences within a few hundredths". */
+const BOX_PX = 2;
+const CONFIDENCE = 0.03;
 
 /**
  * Pedestrians of street100_768x576.jpg (OpenCV vtest.avi, frame 100), centres normalised to that image, read off
@@ -54,10 +63,46 @@ describe('objectDetection (CenterNet COCO-80)', () => {
       routes: [
         { path: '/detect', processor: 'objectDetection' },
         { path: '/annotate', processor: 'objectDetection', annotate: true },
+        {
+          path: '/detect-cpu',
+          processor: 'objectDetection',
+          options: { executionProviders: ['cpu'], threads: 2 },
+        },
       ],
     });
   });
   after(() => server.close());
+
+  it('answers on every test frame what the TensorFlow.js detector answered', async () => {
+    for (const [name, expected] of Object.entries(TFJS_ANSWERS.frames)) {
+      const body = fixture(`frames/${name}`);
+      const { width, height } = await sharp(body).metadata();
+      const answer = await post(server.at('/detect'), body);
+      assert.equal(answer.status, expected.length === 0 ? 204 : 200, name);
+      const found = answer.status === 204 ? [] : entities(answer.json);
+      assert.equal(found.length, expected.length, `${name}: ${found.map((e) => e.entity.tag.value).join(', ')}`);
+      const px = (box: Rectangle) => [box.l * width!, box.t * height!, box.w * width!, box.h * height!];
+      const left = [...found];
+      for (const e of expected) {
+        const i = left.findIndex(
+          (f) =>
+            f.entity.tag.value === e.label &&
+            Math.abs((f.entity.tag.confidence ?? 0) - e.confidence) <= CONFIDENCE &&
+            px(f.entity.box).every((v, k) => Math.abs(v - px(e.box)[k]!) <= BOX_PX),
+        );
+        assert.ok(i >= 0, `${name}: no ${e.label} ${e.confidence} at ${JSON.stringify(e.box)}`);
+        left.splice(i, 1);
+      }
+    }
+  });
+
+  it('runs with executionProviders and threads set per route (CPU, two intra-op threads): the same answer', async () => {
+    const body = fixture('frames/street100_768x576.jpg');
+    const cpu = await post(server.at('/detect-cpu'), body);
+    const byDefault = await post(server.at('/detect'), body);
+    assert.equal(cpu.status, 200);
+    assert.deepEqual(cpu.json, byDefault.json);
+  });
 
   it('finds the pedestrians of the 768x576 street frame where they are', async () => {
     const answer = await post(server.at('/detect'), fixture('frames/street100_768x576.jpg'), {
@@ -161,5 +206,37 @@ describe('objectDetection (CenterNet COCO-80)', () => {
       accept: 'application/json, */*',
     });
     assert.equal(answer.status, 200);
+  });
+});
+
+describe('objectDetection options', () => {
+  it('rejects unknown execution providers and bad thread counts at boot, listing every problem', async () => {
+    const { default: objectDetection } = await import('../src/processors/object-detection/index.js');
+    assert.throws(
+      () => objectDetection.parseOptions({ executionProviders: ['gpu'], threads: 0 }),
+      (error: Error) => /unknown provider "gpu"/.test(error.message) && /threads must be 1 to 64/.test(error.message),
+    );
+    assert.throws(() => objectDetection.parseOptions({ executionProviders: [] }), /non-empty list/);
+  });
+
+  it('a provider this runtime does not have fails the boot, naming it (no silent CPU fall-back)', async () => {
+    // DirectML exists on Windows builds only, Core ML on Apple's: neither is ever in this platform's package.
+    const missing = process.platform === 'win32' ? 'coreml' : 'dml';
+    const server = await startTestServer(
+      {
+        workers: 1,
+        routes: [{ path: '/detect', processor: 'objectDetection', options: { executionProviders: [missing, 'cpu'] } }],
+      },
+      { waitReady: false },
+    );
+    try {
+      await assert.rejects(server.ready, (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'HX_ERR_PROCESSOR_LOAD');
+        assert.match(error.message, new RegExp(`executionProviders \\["${missing}","cpu"\\]`));
+        return true;
+      });
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -56,6 +56,16 @@ export async function createSession(
 ): Promise<OrtSession> {
   const { threads, executionProviders = ['cpu'] } = typeof settings === 'number' ? { threads: settings } : settings;
   const ort = await onnxRuntime();
+  // onnxruntime's JS layer would drop a provider its build lacks with a console warning and carry on with the rest.
+  const built = ort.listSupportedBackends().map((b) => b.name);
+  const absent = executionProviders.filter((p) => !built.includes(p));
+  if (absent.length > 0) {
+    throw new HxError(
+      'HX_ERR_PROCESSOR_LOAD',
+      `executionProviders ${JSON.stringify(executionProviders)}: this onnxruntime-node has no ${absent.join(', ')} ` +
+        `(it has ${built.join(', ')}; see docs/processors.md, "Execution providers")`,
+    );
+  }
   const options: Ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -69,9 +79,10 @@ export async function createSession(
       : await ort.InferenceSession.create(model, options);
   } catch (error) {
     if (executionProviders.every((p) => p === 'cpu')) throw error;
+    // cuda and tensorrt are listed but need libraries from outside the npm package: loading them fails here.
     throw new HxError(
       'HX_ERR_PROCESSOR_LOAD',
-      `ONNX Runtime could not start a session with executionProviders ${JSON.stringify(executionProviders)}: ` +
+      `executionProviders ${JSON.stringify(executionProviders)}: ONNX Runtime could not start a session: ` +
         `${(error as Error).message} (see docs/processors.md, "Execution providers")`,
       { cause: error },
     );

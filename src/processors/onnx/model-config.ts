@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { COCO_LABELS } from '../../vision/coco-labels.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../vision/onnx-session.js';
 import { SSD_DEFAULT_OUTPUTS, type SsdOutputs } from './decoders/ssd.js';
 
 export type DecoderType = 'yolov5' | 'yolov8' | 'yolox' | 'ssd' | 'classification';
@@ -34,6 +35,8 @@ export interface ModelConfig {
   maxDetections: number;
   /** The inferences' subtype; defaults to the model's directory name. */
   subtype?: string;
+  /** ONNX Runtime execution providers, in order of preference; `['cpu']` by default. */
+  executionProviders: ExecutionProvider[];
 }
 
 const triple = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 } as const;
@@ -89,6 +92,7 @@ const schema = {
     iouThreshold: fraction,
     maxDetections: { type: 'integer', minimum: 1 },
     subtype: { type: 'string', pattern: '^\\S(.*\\S)?$' },
+    executionProviders: { type: 'array', items: { enum: EXECUTION_PROVIDERS }, minItems: 1 },
   },
 } as const;
 
@@ -112,6 +116,7 @@ interface RawModelJson {
   iouThreshold?: number;
   maxDetections?: number;
   subtype?: string;
+  executionProviders?: ExecutionProvider[];
 }
 
 let compiled: ReturnType<Ajv['compile']> | undefined;
@@ -172,6 +177,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
     iouThreshold: json.iouThreshold ?? 0.45,
     maxDetections: json.maxDetections ?? 100,
     ...(json.subtype === undefined ? {} : { subtype: json.subtype }),
+    executionProviders: json.executionProviders ?? ['cpu'],
   };
 }
 
