@@ -12,21 +12,9 @@ const { values } = parseArgs({ options: { workers: { type: 'string', default: '2
 
 if (values.child !== undefined) {
   const { performance } = await import('node:perf_hooks');
-  const { startServer } = await import('../src/cli/serve.js');
-  const { loadConfig } = await import('../src/config/load.js');
+  const { startQuietServer } = await import('./quiet-server.js');
   const start = performance.now();
-  const config = loadConfig({
-    env: {},
-    flags: {
-      host: '127.0.0.1',
-      port: 0,
-      logLevel: 'silent',
-      workers: Number(values.workers),
-      routes: [{ path: '/detect', processor: values.child }],
-    },
-  });
-  const server = await startServer(config, { prettyLogs: false });
-  await server.ready;
+  const server = await startQuietServer(Number(values.workers), [{ path: '/detect', processor: values.child }]);
   const readyMs = performance.now() - start;
   const rssMb = process.memoryUsage().rss / 2 ** 20;
   await server.close();

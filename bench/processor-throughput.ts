@@ -30,9 +30,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
-import { startServer } from '../src/cli/serve.js';
-import { loadConfig } from '../src/config/load.js';
 import type { BareCommand, BareReply, BareWorkerData } from './bare-worker.js';
+import { startQuietServer } from './quiet-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -127,19 +126,11 @@ function nextReply(worker: Worker, type: BareReply['type']): Promise<BareReply> 
 
 /** The whole server with N workers, started once; each window posts from 2 x N keep-alive clients. */
 async function servedSide(processor: string, workers: number): Promise<Side> {
-  const config = loadConfig({
-    env: {},
-    flags: {
-      host: '127.0.0.1',
-      port: 0,
-      logLevel: 'silent',
-      workers,
-      requestTimeoutMs: 60_000,
-      routes: [{ path: '/bench', processor: moduleOf(processor), annotate: values.annotate }],
-    },
-  });
-  const server = await startServer(config, { prettyLogs: false });
-  await server.ready;
+  const server = await startQuietServer(
+    workers,
+    [{ path: '/bench', processor: moduleOf(processor), annotate: values.annotate }],
+    { requestTimeoutMs: 60_000 },
+  );
   const clients = workers * 2;
   const agent = new Agent({ connections: clients });
   const body = readFileSync(framePath(processor));

@@ -7,8 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Agent, request } from 'undici';
-import { startServer } from '../src/cli/serve.js';
-import { loadConfig } from '../src/config/load.js';
+import { startQuietServer } from '../bench/quiet-server.js';
 import type { Inference } from '../src/schema/inference.js';
 import { packageFile } from '../src/vision/package-file.js';
 
@@ -28,18 +27,9 @@ const versionOf = (entry: string, relative: string) =>
 const tfjsVersion = (createRequire(import.meta.url)('@tensorflow/tfjs-core/package.json') as { version: string })
   .version;
 
-const config = loadConfig({
-  env: {},
-  flags: {
-    host: '127.0.0.1',
-    port: 0,
-    logLevel: 'silent',
-    workers: 1,
-    routes: [{ path: '/detect', processor: new URL('../bench/tfjs-object-detection.js', import.meta.url).href }],
-  },
-});
-const server = await startServer(config, { prettyLogs: false });
-await server.ready;
+const server = await startQuietServer(1, [
+  { path: '/detect', processor: new URL('../bench/tfjs-object-detection.js', import.meta.url).href },
+]);
 const agent = new Agent();
 const frames: Record<string, Array<{ label: string; confidence: number; box: object }>> = {};
 for (const name of DETECTION_FRAMES) {
