@@ -220,8 +220,9 @@ function dataInputs(node: TfNode): string[] {
 }
 
 /** Transposes a dense 4-D array: `perm[i]` is the source axis of output axis i. */
-export function transpose4(data: Float32Array, dims: number[], perm: number[]): Float32Array {
+function transpose4(data: Float32Array, dims: number[], perm: number[]): Float32Array {
   const [d0, d1, d2, d3] = dims as [number, number, number, number];
+  if (d0 * d1 * d2 * d3 !== data.length) throw new Error('transpose4: dims do not match the data');
   const strides = [d1 * d2 * d3, d2 * d3, d3, 1];
   const outDims = perm.map((p) => dims[p]!);
   const [o0, o1, o2, o3] = outDims as [number, number, number, number];
