@@ -15,6 +15,8 @@ const TFJS_ANSWERS = JSON.parse(
 /** "Boxes within a pixel or two" of the received image; "confidences within a few hundredths". */
 const BOX_PX = 2;
 const CONFIDENCE = 0.03;
+/** objectDetection's default minConfidence. */
+const MIN_CONFIDENCE = 0.3;
 
 /**
  * Pedestrians of street100_768x576.jpg (OpenCV vtest.avi, frame 100), centres normalised to that image, read off
@@ -78,11 +80,11 @@ describe('objectDetection (CenterNet COCO-80)', () => {
       const body = fixture(`frames/${name}`);
       const { width, height } = await sharp(body).metadata();
       const answer = await post(server.at('/detect'), body);
-      assert.equal(answer.status, expected.length === 0 ? 204 : 200, name);
+      assert.ok(answer.status === 200 || answer.status === 204, `${name}: ${answer.status}`);
       const found = answer.status === 204 ? [] : entities(answer.json);
-      assert.equal(found.length, expected.length, `${name}: ${found.map((e) => e.entity.tag.value).join(', ')}`);
       const px = (box: Rectangle) => [box.l * width!, box.t * height!, box.w * width!, box.h * height!];
       const left = [...found];
+      const missing: typeof expected = [];
       for (const e of expected) {
         const i = left.findIndex(
           (f) =>
@@ -90,9 +92,22 @@ describe('objectDetection (CenterNet COCO-80)', () => {
             Math.abs((f.entity.tag.confidence ?? 0) - e.confidence) <= CONFIDENCE &&
             px(f.entity.box).every((v, k) => Math.abs(v - px(e.box)[k]!) <= BOX_PX),
         );
-        assert.ok(i >= 0, `${name}: no ${e.label} ${e.confidence} at ${JSON.stringify(e.box)}`);
-        left.splice(i, 1);
+        if (i >= 0) left.splice(i, 1);
+        else missing.push(e);
       }
+      // A score within the confidence tolerance of the threshold may land on either side of it: the JPEG decoder
+      // (the libjpeg-turbo binding or sharp's fallback) moves scores by up to a hundredth. Every other one must match.
+      const clear = (confidence: number) => confidence >= MIN_CONFIDENCE + CONFIDENCE;
+      assert.deepEqual(
+        missing.filter((e) => clear(e.confidence)),
+        [],
+        `${name}: not found; answered ${JSON.stringify(found.map((f) => f.entity))}`,
+      );
+      assert.deepEqual(
+        left.filter((f) => clear(f.entity.tag.confidence ?? 0)).map((f) => f.entity),
+        [],
+        `${name}: not in the TF.js answer`,
+      );
     }
   });
 
