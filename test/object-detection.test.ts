@@ -1,11 +1,23 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { request } from 'undici';
+import { processorOptions } from '../src/processors/options.js';
 import type { Inference, Rectangle } from '../src/schema/inference.js';
 import { COCO_LABELS } from '../src/vision/coco-labels.js';
 import { agent, assertError, fixture, post } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+
+/** What objectDetection answered on TensorFlow.js (scripts/make-detection-fixture.ts), per test frame. */
+const TFJS_ANSWERS = JSON.parse(
+  readFileSync(new URL('../../test/fixtures/object-detection/tfjs-answers.json', import.meta.url), 'utf8'),
+) as { frames: Record<string, Array<{ label: string; confidence: number; box: Rectangle }>> };
+/** "Boxes within a pixel or two" of the received image; "confidences within a few hundredths". */
+const BOX_PX = 2;
+const CONFIDENCE = 0.03;
+/** objectDetection's default minConfidence. */
+const MIN_CONFIDENCE = 0.3;
 
 /**
  * Pedestrians of street100_768x576.jpg (OpenCV vtest.avi, frame 100), centres normalised to that image, read off
@@ -54,10 +66,59 @@ describe('objectDetection (CenterNet COCO-80)', () => {
       routes: [
         { path: '/detect', processor: 'objectDetection' },
         { path: '/annotate', processor: 'objectDetection', annotate: true },
+        {
+          path: '/detect-cpu',
+          processor: 'objectDetection',
+          options: { executionProviders: ['cpu'], threads: 2 },
+        },
       ],
     });
   });
   after(() => server.close());
+
+  it('answers on every test frame what the TensorFlow.js detector answered', async () => {
+    for (const [name, expected] of Object.entries(TFJS_ANSWERS.frames)) {
+      const body = fixture(`frames/${name}`);
+      const { width, height } = await sharp(body).metadata();
+      const answer = await post(server.at('/detect'), body);
+      assert.ok(answer.status === 200 || answer.status === 204, `${name}: ${answer.status}`);
+      const found = answer.status === 204 ? [] : entities(answer.json);
+      const px = (box: Rectangle) => [box.l * width!, box.t * height!, box.w * width!, box.h * height!];
+      const left = [...found];
+      const missing: typeof expected = [];
+      for (const e of expected) {
+        const i = left.findIndex(
+          (f) =>
+            f.entity.tag.value === e.label &&
+            Math.abs((f.entity.tag.confidence ?? 0) - e.confidence) <= CONFIDENCE &&
+            px(f.entity.box).every((v, k) => Math.abs(v - px(e.box)[k]!) <= BOX_PX),
+        );
+        if (i >= 0) left.splice(i, 1);
+        else missing.push(e);
+      }
+      // A score within the confidence tolerance of the threshold may land on either side of it: the JPEG decoder
+      // (the libjpeg-turbo binding or sharp's fallback) moves scores by up to a hundredth. Every other one must match.
+      const clear = (confidence: number) => confidence >= MIN_CONFIDENCE + CONFIDENCE;
+      assert.deepEqual(
+        missing.filter((e) => clear(e.confidence)),
+        [],
+        `${name}: not found; answered ${JSON.stringify(found.map((f) => f.entity))}`,
+      );
+      assert.deepEqual(
+        left.filter((f) => clear(f.entity.tag.confidence ?? 0)).map((f) => f.entity),
+        [],
+        `${name}: not in the TF.js answer`,
+      );
+    }
+  });
+
+  it('runs with executionProviders and threads set per route (CPU, two intra-op threads): the same answer', async () => {
+    const body = fixture('frames/street100_768x576.jpg');
+    const cpu = await post(server.at('/detect-cpu'), body);
+    const byDefault = await post(server.at('/detect'), body);
+    assert.equal(cpu.status, 200);
+    assert.deepEqual(cpu.json, byDefault.json);
+  });
 
   it('finds the pedestrians of the 768x576 street frame where they are', async () => {
     const answer = await post(server.at('/detect'), fixture('frames/street100_768x576.jpg'), {
@@ -161,5 +222,40 @@ describe('objectDetection (CenterNet COCO-80)', () => {
       accept: 'application/json, */*',
     });
     assert.equal(answer.status, 200);
+  });
+});
+
+describe('objectDetection options', () => {
+  it('rejects unknown execution providers and bad thread counts at boot, listing every problem', async () => {
+    const { default: objectDetection } = await import('../src/processors/object-detection/index.js');
+    assert.throws(() => processorOptions(objectDetection, { executionProviders: ['gpu'], threads: 0 }), {
+      message:
+        '/threads must be >= 1; /executionProviders/0: must be one of cpu, cuda, tensorrt, webgpu, dml, coreml, qnn',
+    });
+    assert.throws(
+      () => processorOptions(objectDetection, { executionProviders: [] }),
+      /\/executionProviders must NOT have fewer than 1 items/,
+    );
+  });
+
+  it('a provider this runtime does not have fails the boot, naming it (no silent CPU fall-back)', async () => {
+    // DirectML exists on Windows builds only, Core ML on Apple's: neither is ever in this platform's package.
+    const missing = process.platform === 'win32' ? 'coreml' : 'dml';
+    const server = await startTestServer(
+      {
+        workers: 1,
+        routes: [{ path: '/detect', processor: 'objectDetection', options: { executionProviders: [missing, 'cpu'] } }],
+      },
+      { waitReady: false },
+    );
+    try {
+      await assert.rejects(server.ready, (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'HX_ERR_PROCESSOR_LOAD');
+        assert.match(error.message, new RegExp(`executionProviders \\["${missing}","cpu"\\]`));
+        return true;
+      });
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildOnnxModel, type ModelSpec } from './onnx-writer.js';
+import { buildOnnxModel, type ModelSpec } from '../../src/vision/onnx-writer.js';
 
 /**
  * Tiny ONNX models whose outputs are known, written into `<root>/<name>/` with their model.json. Detectors output

@@ -1,88 +1,97 @@
 import { readFile } from 'node:fs/promises';
-import type { GraphModel } from '@tensorflow/tfjs-converter';
-import type * as TfCore from '@tensorflow/tfjs-core';
-import type { Detection } from '../../vision/nms.js';
+import { basename } from 'node:path';
+import { createSession, onnxRuntime, type SessionSettings } from '../../vision/onnx-session.js';
+import { buildOnnxModel } from '../../vision/onnx-writer.js';
 import { packageFile } from '../../vision/package-file.js';
+import type { HeatMaps } from './centernet-decoder.js';
+import { readTfjsGraph } from './tfjs-graph.js';
+import { tfjsToOnnx } from './tfjs-to-onnx.js';
 
-type Tf = typeof TfCore;
-
-/** The COCO-80 CenterNet (MobileNetV3) that @vladmandic/human ships as a TF.js graph model, run on the WASM backend. */
+/** The COCO-80 CenterNet (MobileNetV3) that @vladmandic/human ships as a TF.js graph model, run on ONNX Runtime. */
 export interface CenterNet {
   inputSize: number;
-  /** `rgb` is packed RGB24 of inputSize x inputSize; returns raw detections in input pixels. */
-  detect(rgb: Uint8Array): Promise<Detection[]>;
-  dispose(): void;
+  /** `rgb` is packed RGB24 of inputSize x inputSize; returns the raw heat maps and box sizes. */
+  run(rgb: Uint8Array): Promise<HeatMaps>;
+  dispose(): Promise<void>;
 }
 
-const OUTPUT = 'tower_0/detections';
+/** The graph's network outputs (its own top-100 decoding is not converted: centernet-decoder.ts does that). */
+const OUTPUTS = { 'tower_0/keypoints': 'heatmap', 'tower_0/wh': 'wh' };
+const INPUT = 'images';
 
 export function defaultModelPath(): string {
   return packageFile('@vladmandic/human', '../models/centernet.json');
 }
 
-interface ModelJson {
-  modelTopology: unknown;
-  weightsManifest: Array<{ paths: string[]; weights: TfCore.io.WeightsManifestEntry[] }>;
-  signature?: { inputs?: Record<string, { tensorShape?: { dim?: Array<{ size?: string }> } }> };
+/**
+ * Converts the TF.js CenterNet into ONNX bytes, from the files in node_modules (nothing is downloaded). The weights are
+ * the package's float16 values widened to float32, as TF.js itself holds them.
+ */
+export async function convertCenterNet(modelJsonPath: string = defaultModelPath()): Promise<Uint8Array> {
+  const graph = await readTfjsGraph(modelJsonPath);
+  // The file's own note of where it came from, without local paths, so that the bytes depend on the package alone.
+  let source = basename(modelJsonPath);
+  if (modelJsonPath === defaultModelPath()) {
+    const pkg = JSON.parse(await readFile(packageFile('@vladmandic/human', '../package.json'), 'utf8')) as {
+      version: string;
+    };
+    source = `@vladmandic/human ${pkg.version} models/centernet.json (MIT)`;
+  }
+  return buildOnnxModel(
+    tfjsToOnnx(graph, {
+      outputs: OUTPUTS,
+      inputName: INPUT,
+      producer: 'httpextension',
+      docString: `CenterNet (MobileNetV3, COCO-80) converted by httpextension from ${source}`,
+    }),
+  );
 }
 
 /**
- * Loads TF.js lazily: importing it registers backends and globals, which only a worker that serves this processor
- * should pay for.
+ * `modelPath` is either a TF.js graph model.json (converted in memory at load: the default, so the ONNX model always
+ * matches the installed package) or an .onnx file written by scripts/convert-centernet.ts.
  */
-export async function loadCenterNet(modelPath: string): Promise<CenterNet> {
-  const tf: Tf = await import('@tensorflow/tfjs-core');
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const { loadGraphModel } = await import('@tensorflow/tfjs-converter');
-  // One thread per worker: parallelism comes from workers (measured faster than threads on this workload).
-  wasm.setThreadsCount(1);
-  if (tf.getBackend() !== 'wasm') {
-    await tf.setBackend('wasm');
-    await tf.ready();
-  }
-  const json = JSON.parse(await readFile(modelPath, 'utf8')) as ModelJson;
-  const dir = modelPath.slice(0, modelPath.lastIndexOf('/') + 1);
-  const buffers = await Promise.all(
-    json.weightsManifest.flatMap((group) => group.paths).map((path) => readFile(dir + path)),
-  );
-  const weights = Buffer.concat(buffers);
-  const model: GraphModel = await loadGraphModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology as object,
-      weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
-    }),
-  );
-  const dims = Object.values(json.signature?.inputs ?? {})[0]?.tensorShape?.dim;
-  const inputSize = Number.parseInt(dims?.[1]?.size ?? '512', 10);
+export async function loadCenterNet(modelPath: string, settings: SessionSettings): Promise<CenterNet> {
+  const model = modelPath.endsWith('.onnx')
+    ? new Uint8Array(await readFile(modelPath))
+    : await convertCenterNet(modelPath);
+  const session = await createSession(model, settings);
+  const ort = await onnxRuntime();
+  const inputSize = 512;
   return {
     inputSize,
-    async detect(rgb) {
-      const input = tf.tensor4d(Float32Array.from(rgb), [1, inputSize, inputSize, 3], 'float32');
-      let output: TfCore.Tensor | undefined;
-      try {
-        output = model.execute(input, OUTPUT) as TfCore.Tensor;
-        const rows = await output.data();
-        const detections: Detection[] = [];
-        // Rows are [x1, y1, x2, y2, score, class], already the top 100 of the heat map.
-        for (let i = 0; i + 5 < rows.length; i += 6) {
-          const classIndex = rows[i + 5]!;
-          const score = rows[i + 4]!;
-          if (!Number.isFinite(classIndex) || !Number.isFinite(score)) continue;
-          detections.push({
-            box: { x1: rows[i]!, y1: rows[i + 1]!, x2: rows[i + 2]!, y2: rows[i + 3]! },
-            score,
-            classIndex: Math.round(classIndex),
-          });
-        }
-        return detections;
-      } finally {
-        input.dispose();
-        output?.dispose();
-      }
+    async run(rgb) {
+      const tensor = new ort.Tensor('float32', planarFloats(rgb), [1, 3, inputSize, inputSize]);
+      const results = await session.run({ [INPUT]: tensor });
+      const heatmap = results.heatmap!;
+      const wh = results.wh!;
+      const [, classes, gridHeight, gridWidth] = heatmap.dims as [number, number, number, number];
+      return {
+        heatmap: heatmap.data as Float32Array,
+        wh: wh.data as Float32Array,
+        classes,
+        gridWidth,
+        gridHeight,
+        stride: inputSize / gridWidth,
+      };
     },
-    dispose() {
-      model.dispose();
+    async dispose() {
+      await session.release();
     },
   };
+}
+
+/**
+ * Packed RGB24 -> the network's NCHW float input, pixel values 0..255 as they are (no mean, no scale). One pass
+ * writing the three planes, a few times cheaper than the `onnx` processor's general layout/normalisation loop.
+ */
+function planarFloats(rgb: Uint8Array): Float32Array {
+  const pixels = rgb.length / 3;
+  const out = new Float32Array(rgb.length);
+  for (let p = 0, i = 0; p < pixels; p++, i += 3) {
+    out[p] = rgb[i]!;
+    out[pixels + p] = rgb[i + 1]!;
+    out[2 * pixels + p] = rgb[i + 2]!;
+  }
+  return out;
 }

@@ -59,7 +59,10 @@ export default defineProcessor<OnnxOptions>({
   async create(options) {
     const dir = modelDirectory(options);
     const config = await readModelConfig(dir);
-    const session = await createSession(join(dir, config.file), options.threads);
+    const session = await createSession(join(dir, config.file), {
+      threads: options.threads,
+      executionProviders: config.executionProviders,
+    });
     const ort = await onnxRuntime();
     const inputName = config.input.name ?? session.inputNames[0]!;
     const subtype = config.subtype ?? dir.split('/').filter(Boolean).pop() ?? 'onnx';

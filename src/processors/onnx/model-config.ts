@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { formatAjvError } from '../../schema/validate.js';
 import { COCO_LABELS } from '../../vision/coco-labels.js';
+import { EXECUTION_PROVIDERS_SCHEMA, type ExecutionProvider } from '../../vision/onnx-session.js';
 import { SSD_DEFAULT_OUTPUTS, type SsdOutputs } from './decoders/ssd.js';
 
 export type DecoderType = 'yolov5' | 'yolov8' | 'yolox' | 'ssd' | 'classification';
@@ -35,6 +36,8 @@ export interface ModelConfig {
   maxDetections: number;
   /** The inferences' subtype; defaults to the model's directory name. */
   subtype?: string;
+  /** ONNX Runtime execution providers, in order of preference; `['cpu']` by default. */
+  executionProviders: ExecutionProvider[];
 }
 
 const triple = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 } as const;
@@ -90,6 +93,7 @@ const schema = {
     iouThreshold: fraction,
     maxDetections: { type: 'integer', minimum: 1 },
     subtype: { type: 'string', pattern: '^\\S(.*\\S)?$' },
+    executionProviders: EXECUTION_PROVIDERS_SCHEMA,
   },
 } as const;
 
@@ -113,6 +117,7 @@ interface RawModelJson {
   iouThreshold?: number;
   maxDetections?: number;
   subtype?: string;
+  executionProviders?: ExecutionProvider[];
 }
 
 let compiled: ReturnType<Ajv['compile']> | undefined;
@@ -173,6 +178,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
     iouThreshold: json.iouThreshold ?? 0.45,
     maxDetections: json.maxDetections ?? 100,
     ...(json.subtype === undefined ? {} : { subtype: json.subtype }),
+    executionProviders: json.executionProviders ?? ['cpu'],
   };
 }
 
