@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { ProcessRequest } from '../src/contract/processor.js';
 import { decodeFrame } from '../src/inference/decode.js';
 import { probeEncoded } from '../src/inference/probe.js';
 import { processorOptions } from '../src/processors/options.js';
-import type { ProcessRequest } from '../src/processors/processor.js';
 import { loadProcessor, resolveProcessorUrl } from '../src/processors/registry.js';
 
 export interface BareWorkerData {

@@ -1,5 +1,5 @@
+import { defineProcessor } from '../src/contract/processor.js';
 import objectDetection, { detectorProcessor } from '../src/processors/object-detection/index.js';
-import { defineProcessor } from '../src/processors/processor.js';
 import { loadTfjsCenterNet } from '../test/helpers/centernet-tfjs.js';
 
 /**

@@ -2,11 +2,10 @@
  * The public API for processor authors: `import { defineProcessor, toRgb24 } from 'httpextension'`.
  * Everything else is internal and may change.
  */
-export { ERRORS, type ErrorCode, HxError } from './errors.js';
-export type { Frame, FrameRequirements } from './inference/frame.js';
-export { luma601, readRowRgb, toRgb24 } from './inference/frame.js';
-export type { PixelFormat, RawFormat } from './inference/pixel-format.js';
-export { processorOptions } from './processors/options.js';
+
+export type { Frame, FrameRequirements } from './contract/frame.js';
+export { luma601, readRowRgb, toRgb24 } from './contract/frame.js';
+export type { PixelFormat, RawFormat } from './contract/pixel-format.js';
 export {
   defineProcessor,
   type OptionsSchema,
@@ -14,6 +13,8 @@ export {
   type ProcessorContext,
   type ProcessorDefinition,
   type ProcessRequest,
-} from './processors/processor.js';
+} from './contract/processor.js';
+export { ERRORS, type ErrorCode, HxError } from './errors.js';
+export { processorOptions } from './processors/options.js';
 export type { Inference, InferenceResponse, Rectangle } from './schema/inference.js';
 export { clampBox } from './schema/inference.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { toRgb24 } from '../src/contract/frame.js';
 import { isHxError } from '../src/errors.js';
 import { decodeBmp } from '../src/inference/bmp.js';
-import { toRgb24 } from '../src/inference/frame.js';
 import { probeEncoded } from '../src/inference/probe.js';
 import { encodeRle, rleBmp } from './helpers/bmp-rle.js';
 import { paletteColour, rleIndex, rleVariants, writeBmp } from './helpers/images.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import { type Frame, type FrameRequirements, toRgb24 } from '../src/contract/frame.js';
 import { decodeFrame, decodeWithSharp } from '../src/inference/decode.js';
-import { type Frame, type FrameRequirements, toRgb24 } from '../src/inference/frame.js';
 import { decodeJpegNative, jpegReduction, jpegTurbo } from '../src/inference/jpeg-native.js';
 import { probeEncoded } from '../src/inference/probe.js';
 import colorIntensity, { meanLuma } from '../src/processors/color-intensity/index.js';

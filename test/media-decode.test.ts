@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { toRgb24 } from '../src/contract/frame.js';
 import { isHxError } from '../src/errors.js';
 import { decodeBmp } from '../src/inference/bmp.js';
 import { decodeFrame } from '../src/inference/decode.js';
-import { toRgb24 } from '../src/inference/frame.js';
 import { probeEncoded, probeRaw, sniffKind } from '../src/inference/probe.js';
 import { encodeBmp, encodeRaw } from '../src/pipeline/pixel-encoders.js';
 import { comparePixels, gradient, HEIGHT, paletteColour, paletteImage, WIDTH, writeBmp } from './helpers/images.js';

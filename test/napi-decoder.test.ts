@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
+import { toRgb24 } from '../src/contract/frame.js';
 import { decodeFrame, decodeWithSharp } from '../src/inference/decode.js';
-import { toRgb24 } from '../src/inference/frame.js';
 import { decodePngNapi } from '../src/inference/napi-decoder.js';
 import { probeEncoded } from '../src/inference/probe.js';
 import { fixture } from './helpers/http.js';

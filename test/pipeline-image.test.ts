@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RAW_FORMAT_NAMES } from '../src/inference/pixel-format.js';
+import { RAW_FORMAT_NAMES } from '../src/contract/pixel-format.js';
 import {
   avaTopology,
   json,

@@ -1,4 +1,4 @@
-import { RAW_FORMAT_NAMES } from '../inference/pixel-format.js';
+import { RAW_FORMAT_NAMES } from '../contract/pixel-format.js';
 
 /*
  * The one description of the configuration. Each setting says here what it accepts (JSON Schema), its default, its

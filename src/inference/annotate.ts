@@ -1,6 +1,6 @@
+import { type Frame, toRgb24 } from '../contract/frame.js';
 import type { Inference, Rectangle } from '../schema/inference.js';
-import { type Frame, toRgb24 } from './frame.js';
-import { loadSharp } from './sharp-lazy.js';
+import { loadSharp } from '../vision/sharp-lazy.js';
 
 export const ANNOTATED_MEDIA_TYPE = 'image/jpeg';
 

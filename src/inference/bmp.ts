@@ -1,6 +1,6 @@
+import { type Frame, frameOf } from '../contract/frame.js';
+import type { PixelFormat } from '../contract/pixel-format.js';
 import { undecodable } from './decode-error.js';
-import { type Frame, frameOf } from './frame.js';
-import type { PixelFormat } from './pixel-format.js';
 
 const BI_RGB = 0;
 const BI_RLE8 = 1;

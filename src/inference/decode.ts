@@ -1,11 +1,11 @@
 import type { OutputInfo } from 'sharp';
+import { type Frame, type FrameRequirements, frameOf } from '../contract/frame.js';
+import { loadSharp } from '../vision/sharp-lazy.js';
 import { decodeBmp } from './bmp.js';
 import { undecodable } from './decode-error.js';
-import { type Frame, type FrameRequirements, frameOf } from './frame.js';
 import { decodeJpegNative, jpegReduction, jpegTurbo } from './jpeg-native.js';
 import { decodePngNapi } from './napi-decoder.js';
 import type { MediaInfo } from './probe.js';
-import { loadSharp } from './sharp-lazy.js';
 
 /**
  * Turns a body into a Frame, one decoder per format: raw and most BMP bodies are served in place (no copy, no

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { ProcessorDefinition } from '../contract/processor.js';
 import { HxError } from '../errors.js';
 import { processorOptions } from '../processors/options.js';
-import type { ProcessorDefinition } from '../processors/processor.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
 import { type AdmissionLimits, admitMedia } from './admission.js';
 import { ANNOTATED_MEDIA_TYPE } from './annotate.js';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
+import { type Frame, type FrameRequirements, frameOf } from '../contract/frame.js';
 import { undecodable } from './decode-error.js';
-import { type Frame, type FrameRequirements, frameOf } from './frame.js';
 import type { MediaInfo } from './probe.js';
 
 /** The C binding in native/jpeg-turbo (libjpeg-turbo), built by `npm install` when the system has its headers. */

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
+import { type Frame, frameOf } from '../contract/frame.js';
+import type { PixelFormat } from '../contract/pixel-format.js';
 import { undecodable } from './decode-error.js';
-import { type Frame, frameOf } from './frame.js';
-import type { PixelFormat } from './pixel-format.js';
 import type { MediaInfo } from './probe.js';
 
 /**

@@ -1,7 +1,7 @@
+import { isRawFormat, type RawFormat, rawFrameBytes } from '../contract/pixel-format.js';
 import { HxError } from '../errors.js';
 import { readBmpHeader } from './bmp.js';
 import { undecodable } from './decode-error.js';
-import { isRawFormat, type RawFormat, rawFrameBytes } from './pixel-format.js';
 
 export type EncodedKind = 'jpeg' | 'png' | 'bmp';
 export type MediaKind = EncodedKind | 'raw';

@@ -4,10 +4,10 @@
  * identically. Errors leave as plain {code, message} outcomes, never as thrown class instances.
  */
 import { performance } from 'node:perf_hooks';
+import type { FrameRequirements } from '../contract/frame.js';
+import type { Processor, ProcessorDefinition } from '../contract/processor.js';
 import { HxError, isHxError } from '../errors.js';
-import type { FrameRequirements } from '../inference/frame.js';
 import { processorOptions } from '../processors/options.js';
-import type { Processor, ProcessorDefinition } from '../processors/processor.js';
 import { loadProcessor } from '../processors/registry.js';
 import type { Inference } from '../schema/inference.js';
 import { validateInferences, validator } from '../schema/validate.js';

@@ -1,5 +1,5 @@
-import { loadSharp } from '../inference/sharp-lazy.js';
 import { type Placement, placementOf, placeRgb } from '../vision/letterbox.js';
+import { loadSharp } from '../vision/sharp-lazy.js';
 import { encodeBmp, encodeRaw } from './pixel-encoders.js';
 import type { ImageFormatSpec, ScaleSpec } from './topology.js';
 

@@ -1,4 +1,4 @@
-import { FORMAT_SPECS, type RawFormat, rawFrameBytes } from '../inference/pixel-format.js';
+import { FORMAT_SPECS, type RawFormat, rawFrameBytes } from '../contract/pixel-format.js';
 
 /**
  * Encoders from tightly packed RGB24 to what pipelines send: raw frames in the 11 pixel formats and BMP. Used by the

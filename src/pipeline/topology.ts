@@ -1,5 +1,5 @@
+import { isRawFormat, type RawFormat } from '../contract/pixel-format.js';
 import { HxError } from '../errors.js';
-import { isRawFormat, type RawFormat } from '../inference/pixel-format.js';
 import { type ParameterDeclaration, substituteParameters } from './parameters.js';
 
 /**

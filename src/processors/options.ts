@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
+import type { ProcessorDefinition } from '../contract/processor.js';
 import { formatAjvError } from '../schema/validate.js';
-import type { ProcessorDefinition } from './processor.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const compiled = new WeakMap<object, ValidateFunction>();

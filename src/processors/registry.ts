@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isProcessorDefinition, type ProcessorDefinition } from '../contract/processor.js';
 import { HxError } from '../errors.js';
-import { isProcessorDefinition, type ProcessorDefinition } from './processor.js';
 
 /** Built-in processors by name, as module URLs: workers import them by URL, so nothing is loaded here. */
 const BUILT_IN: Readonly<Record<string, string>> = {

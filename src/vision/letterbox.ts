@@ -1,5 +1,5 @@
-import { type Frame, toRgb24 } from '../inference/frame.js';
-import { loadSharp } from '../inference/sharp-lazy.js';
+import { type Frame, toRgb24 } from '../contract/frame.js';
+import { loadSharp } from './sharp-lazy.js';
 
 /**
  * Where an image lies once fitted into a canvas (a model's input, or the image a pipeline sends an extension), so

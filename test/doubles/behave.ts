@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineProcessor } from '../../src/processors/processor.js';
+import { defineProcessor } from '../../src/contract/processor.js';
 
 /**
  * Test double driven by the query: ?do=throw | crash | crash-async | empty | invalid | slow&ms=N | ok.

@@ -1,5 +1,5 @@
-import { toRgb24 } from '../../src/inference/frame.js';
-import { defineProcessor } from '../../src/processors/processor.js';
+import { toRgb24 } from '../../src/contract/frame.js';
+import { defineProcessor } from '../../src/contract/processor.js';
 
 /**
  * Test double: answers the decoded frame itself, as RGB24 bytes in an `other` inference, with its geometry and the

@@ -1,4 +1,4 @@
-import { defineProcessor } from '../../src/processors/processor.js';
+import { defineProcessor } from '../../src/contract/processor.js';
 
 /** Test double whose set-up fails, as a model that cannot be loaded does. */
 export default defineProcessor<Record<string, never>>({

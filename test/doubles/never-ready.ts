@@ -1,4 +1,4 @@
-import { defineProcessor } from '../../src/processors/processor.js';
+import { defineProcessor } from '../../src/contract/processor.js';
 
 /** Test double whose set-up never finishes: the server must stay not-ready and answer 503. */
 export default defineProcessor<Record<string, never>>({

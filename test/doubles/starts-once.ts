@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { defineProcessor } from '../../src/processors/processor.js';
+import { defineProcessor } from '../../src/contract/processor.js';
 
 /**
  * Test double that loads the first time only (a marker file remembers it across worker threads) and exits its

@@ -1,4 +1,4 @@
-import { defineProcessor } from '../../src/processors/processor.js';
+import { defineProcessor } from '../../src/contract/processor.js';
 
 /**
  * Test double: a stateful processor that counts the frames of each stream it has seen and answers the count with

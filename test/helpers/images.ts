@@ -1,6 +1,6 @@
 import sharp from 'sharp';
-import type { PixelFormat, RawFormat } from '../../src/inference/pixel-format.js';
-import { RAW_FORMAT_NAMES, rawFrameBytes } from '../../src/inference/pixel-format.js';
+import type { PixelFormat, RawFormat } from '../../src/contract/pixel-format.js';
+import { RAW_FORMAT_NAMES, rawFrameBytes } from '../../src/contract/pixel-format.js';
 import { encodeBmp, encodeRaw } from '../../src/pipeline/pixel-encoders.js';
 import { encodeRle, rleBmp } from './bmp-rle.js';
 import { type JpegComponentSpec, writeJpeg } from './jpeg-writer.js';

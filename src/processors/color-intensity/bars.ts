@@ -1,5 +1,5 @@
-import { type Frame, luma601, readRowRgb } from '../../inference/frame.js';
-import { FORMAT_SPECS } from '../../inference/pixel-format.js';
+import { type Frame, luma601, readRowRgb } from '../../contract/frame.js';
+import { FORMAT_SPECS } from '../../contract/pixel-format.js';
 
 export interface Region {
   x: number;

@@ -1,7 +1,7 @@
-import { type Frame, readRowRgb } from '../../inference/frame.js';
-import { FORMAT_SPECS } from '../../inference/pixel-format.js';
+import { type Frame, readRowRgb } from '../../contract/frame.js';
+import { FORMAT_SPECS } from '../../contract/pixel-format.js';
+import { defineProcessor, type OptionsSchema } from '../../contract/processor.js';
 import type { Inference } from '../../schema/inference.js';
-import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { findBars, type Region } from './bars.js';
 
 export interface ColorIntensityOptions {

@@ -1,4 +1,4 @@
-import { type Frame, luma601, readRowRgb } from '../../inference/frame.js';
+import { type Frame, luma601, readRowRgb } from '../../contract/frame.js';
 
 /** A small grayscale copy of a frame: box-filtered, so sensor noise averages out before differencing. */
 export interface Thumbnail {

@@ -1,6 +1,6 @@
+import { defineProcessor, type OptionsSchema } from '../../contract/processor.js';
 import type { Inference } from '../../schema/inference.js';
 import { rectangle } from '../../vision/box.js';
-import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { changedRegions, type Thumbnail, thumbnail } from './frame-difference.js';
 
 export interface MotionOptions {

@@ -1,10 +1,10 @@
+import { defineProcessor, type OptionsSchema, type Processor } from '../../contract/processor.js';
 import { type Inference, round3 } from '../../schema/inference.js';
 import { toSourceBox } from '../../vision/box.js';
 import { COCO_LABELS } from '../../vision/coco-labels.js';
 import { type FitMode, fitFrame } from '../../vision/letterbox.js';
 import { type Detection, nonMaxSuppression } from '../../vision/nms.js';
 import { EXECUTION_PROVIDERS_SCHEMA, type ExecutionProvider } from '../../vision/onnx-session.js';
-import { defineProcessor, type OptionsSchema, type Processor } from '../processor.js';
 import { defaultModelPath, loadCenterNet } from './centernet.js';
 import { decodeCenterNet } from './centernet-decoder.js';
 

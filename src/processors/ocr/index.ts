@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { toRgb24 } from '../../inference/frame.js';
-import { loadSharp } from '../../inference/sharp-lazy.js';
+import { toRgb24 } from '../../contract/frame.js';
+import { defineProcessor, type OptionsSchema } from '../../contract/processor.js';
 import { type Inference, round3 } from '../../schema/inference.js';
 import { rectangle } from '../../vision/box.js';
 import { createSession, onnxRuntime } from '../../vision/onnx-session.js';
 import { packageFile } from '../../vision/package-file.js';
-import { defineProcessor, type OptionsSchema } from '../processor.js';
+import { loadSharp } from '../../vision/sharp-lazy.js';
 import { type DbOptions, detectTextBoxes } from './text-detection.js';
 import { ctcDecode, languageOf } from './text-recognition.js';
 

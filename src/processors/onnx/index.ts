@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { defineProcessor, type OptionsSchema } from '../../contract/processor.js';
 import { type Inference, round3 } from '../../schema/inference.js';
 import { toSourceBox } from '../../vision/box.js';
 import { fitFrame } from '../../vision/letterbox.js';
 import { type Detection, nonMaxSuppression } from '../../vision/nms.js';
 import { createSession, onnxRuntime } from '../../vision/onnx-session.js';
-import { defineProcessor, type OptionsSchema } from '../processor.js';
 import { decodeClassification } from './decoders/classification.js';
 import type { DetectionDecoder, OutputTensor } from './decoders/decoder.js';
 import { ssdDecoder } from './decoders/ssd.js';

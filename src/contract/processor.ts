@@ -1,5 +1,5 @@
-import type { Frame, FrameRequirements } from '../inference/frame.js';
 import type { Inference } from '../schema/inference.js';
+import type { Frame, FrameRequirements } from './frame.js';
 
 /** What a processor learns about the request besides the frame. Protocol-neutral: no HTTP objects. */
 export interface ProcessRequest {
