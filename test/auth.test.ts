@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DigestVerifier, parseDigest } from '../src/protocol/auth/digest.js';
-import { type CliServer, run, startCli } from './helpers/cli.js';
+import { type CliServer, run, SCORE_ONLY, startCli } from './helpers/cli.js';
 import { assertError, fixture, get, post, rawExchange } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -39,7 +39,10 @@ function status(result: { stdout: string }): number {
 describe('authentication with curl against the real CLI (HX_AUTH_* spellings)', () => {
   let server: CliServer;
   before(async () => {
-    server = await startCli(['--workers', '1', '--log-level', 'debug'], env('basic,digest,bearer,header'));
+    server = await startCli(
+      ['--workers', '1', '--log-level', 'debug', ...SCORE_ONLY],
+      env('basic,digest,bearer,header'),
+    );
   });
   after(async () => {
     assert.equal(await server.stop(), 0);
@@ -245,7 +248,7 @@ describe('auth config', () => {
   test('secrets cannot be given as flags, and a scheme without its secret fails the boot with every problem', async () => {
     const result = await run(
       process.execPath,
-      [fileURLToPath(new URL('../src/cli/main.js', import.meta.url)), 'config'],
+      [fileURLToPath(new URL('../src/cli/main.js', import.meta.url)), 'config', ...SCORE_ONLY],
       {
         env: { PATH: process.env.PATH, HX_AUTH: 'basic,bearer,header' },
       },
@@ -260,7 +263,7 @@ describe('auth config', () => {
   test('`httpextension config` redacts every secret', async () => {
     const result = await run(
       process.execPath,
-      [fileURLToPath(new URL('../src/cli/main.js', import.meta.url)), 'config'],
+      [fileURLToPath(new URL('../src/cli/main.js', import.meta.url)), 'config', ...SCORE_ONLY],
       {
         env: { PATH: process.env.PATH, ...env('basic,bearer,header') },
       },

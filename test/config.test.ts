@@ -11,7 +11,7 @@ import { type Config, DEFAULTS } from '../src/config/defaults.js';
 import { envToLayer, loadConfig } from '../src/config/load.js';
 import { ENV_VARIABLES, SETTINGS } from '../src/config/settings.js';
 import { InferenceEngine } from '../src/inference/engine.js';
-import { run } from './helpers/cli.js';
+import { run, SCORE_ONLY } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hx-config-'));
 const file = (name: string, text: string) => {
@@ -150,7 +150,9 @@ describe('configuration', () => {
       { path: '/a', processor: 'colorIntensity', options: {} },
       { path: '/b', processor: 'motion', options: {} },
     ]);
-    const off = await run(process.execPath, [CLI, 'config', '--no-metrics'], { env: { PATH: process.env.PATH } });
+    const off = await run(process.execPath, [CLI, 'config', '--no-metrics', ...SCORE_ONLY], {
+      env: { PATH: process.env.PATH },
+    });
     assert.equal((JSON.parse(off.stdout) as Config).metrics.enabled, false);
   });
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startCli } from './helpers/cli.js';
+import { SCORE_ONLY, startCli } from './helpers/cli.js';
 import { assertError, fixture, get, post, rawExchange } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -70,7 +70,7 @@ describe('metrics placement', () => {
 
 describe('logs', () => {
   test('one JSON line per request with the request id, route, status, bytes, stage timings and the error code', async () => {
-    const server = await startCli(['--workers', '1', '--log-level', 'info']);
+    const server = await startCli(['--workers', '1', '--log-level', 'info', ...SCORE_ONLY]);
     try {
       const id = 'c0ffee00-1111-2222-3333-444455556666';
       assert.equal((await post(`${server.url}/score?cam=2`, jpeg, { 'x-ms-client-request-id': id })).status, 200);

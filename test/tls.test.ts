@@ -6,7 +6,7 @@ import { before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { Agent, request } from 'undici';
 import { makePki, type TestPki } from './helpers/certs.js';
-import { startCli } from './helpers/cli.js';
+import { SCORE_ONLY, startCli } from './helpers/cli.js';
 import { checkWellFormed, fixture } from './helpers/http.js';
 
 const jpeg = fixture('frames/messi_416.jpg');
@@ -45,7 +45,15 @@ describe('TLS', () => {
   });
 
   test('TLS 1.2 offers only ECDHE with AEAD suites (intermediate profile); TLS 1.3 is unchanged', async () => {
-    const server = await startCli(['--workers', '1', '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey]);
+    const server = await startCli([
+      '--workers',
+      '1',
+      ...SCORE_ONLY,
+      '--tls-cert',
+      pki.serverCert,
+      '--tls-key',
+      pki.serverKey,
+    ]);
     try {
       for (const suite of [
         'ECDHE-RSA-AES128-GCM-SHA256',
@@ -75,7 +83,7 @@ describe('TLS', () => {
     const key = join(pki.dir, 'live.key');
     copyFileSync(pki.serverCert, cert);
     copyFileSync(pki.serverKey, key);
-    const server = await startCli(['--workers', '1', '--tls-cert', cert, '--tls-key', key]);
+    const server = await startCli(['--workers', '1', ...SCORE_ONLY, '--tls-cert', cert, '--tls-key', key]);
     const ca = readFileSync(pki.caCert);
     const agent = new Agent({ connect: { ca }, keepAliveTimeout: 30_000, connections: 1 });
     try {
@@ -106,6 +114,7 @@ describe('TLS', () => {
 
   test('--tls-ca requires a client certificate signed by that CA', async () => {
     const server = await startCli([
+      ...SCORE_ONLY,
       '--workers',
       '1',
       '--tls-cert',

@@ -56,7 +56,8 @@ export interface ProcessorDefinition<Options = unknown> {
   stateful?: boolean;
   /**
    * Each frame costs well under a millisecond (a mean, a frame difference): with `execution: auto` (the default) the
-   * route runs on the event loop, where a worker's two thread hand-offs would cost as much as the work.
+   * route runs on the event loop, where a worker's two thread hand-offs would cost as much as the work (large frames
+   * still go to workers, unless the processor is stateful).
    */
   cheap?: boolean;
   /** What the decoder must deliver; defaults to the full-size image. */

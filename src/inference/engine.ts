@@ -94,7 +94,9 @@ export interface EngineEvents {
 }
 
 interface RouteEntry {
+  /** Where the route's frames run; `large`, when set, takes frames over INLINE_MAX_PIXELS (see placementOf). */
   lane: Lane;
+  large: Lane | undefined;
   processor: string;
   stateful: boolean;
 }
@@ -120,9 +122,11 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       taskError: (requestId, code, detail) => this.emit('task-error-detail', { requestId, code, detail }),
     };
     const lanes = new Map<LaneName, Lane>();
-    for (const name of new Set(plan.map((p) => p.lane))) {
+    const runsOn = (p: PlannedRoute, name: LaneName) => p.lane === name || (name === 'workers' && p.split);
+    for (const name of ['inline', 'workers'] as const) {
       // Each executor loads only the processors of its own lane: no model is loaded where it never runs.
-      const specs = plan.filter((p) => p.lane === name).map((p) => p.spec);
+      const specs = plan.filter((p) => runsOn(p, name)).map((p) => p.spec);
+      if (specs.length === 0) continue;
       const executors =
         name === 'inline'
           ? [new InlineExecutor(specs, events)]
@@ -132,7 +136,12 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     this.routes = new Map(
       plan.map((p) => [
         p.route.path,
-        { lane: lanes.get(p.lane)!, processor: p.definition.name, stateful: p.definition.stateful === true },
+        {
+          lane: lanes.get(p.lane)!,
+          large: p.split ? lanes.get('workers') : undefined,
+          processor: p.definition.name,
+          stateful: p.definition.stateful === true,
+        },
       ]),
     );
     this.executors = [...lanes.values()].flatMap((lane) => lane.executors);
@@ -153,7 +162,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     const resolved = await resolveRoutes(options.routes, options.baseDir);
     const plan = resolved.map((r) => ({
       ...r,
-      lane: laneOf(r.route.execution ?? options.execution ?? 'auto', r.definition),
+      ...placementOf(r.route.execution ?? options.execution ?? 'auto', r.definition),
     }));
     return new InferenceEngine(plan, options);
   }
@@ -203,7 +212,12 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
 
   /** Where each route runs, for the start-up log. */
   lanes(): Record<string, string> {
-    return Object.fromEntries([...this.routes].map(([path, entry]) => [path, entry.lane.name]));
+    return Object.fromEntries(
+      [...this.routes].map(([path, entry]) => [
+        path,
+        entry.large === undefined ? entry.lane.name : `${entry.lane.name} (over ${INLINE_MAX_PIXELS} pixels: workers)`,
+      ]),
+    );
   }
 
   async infer(request: InferRequest): Promise<InferOutcome> {
@@ -214,6 +228,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     const media = admitMedia(request.body, request.mediaType, request.rawHints ?? [], this.limits);
     // Parsed once, here, and carried with the job: a malformed filter is answered before any queue wait.
     const filters = parseFilters(request.query);
+    const lane = entry.large !== undefined && media.width * media.height > INLINE_MAX_PIXELS ? entry.large : entry.lane;
     const stream = request.stream ?? '';
     const result = await this.scheduler.submit(
       {
@@ -227,7 +242,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
         ...(request.output === 'image' ? { render: ANNOTATED_MEDIA_TYPE } : {}),
       },
       {
-        lane: entry.lane,
+        lane,
         affinity: entry.stateful ? `${request.route}\n${stream}` : undefined,
         deadline: request.deadline,
         signal: request.signal,
@@ -291,9 +306,23 @@ export async function resolveRoutes(routes: readonly EngineRoute[], baseDir?: st
 
 interface PlannedRoute extends ResolvedRoute {
   lane: LaneName;
+  /** Frames over INLINE_MAX_PIXELS go to the workers instead. */
+  split: boolean;
 }
 
-function laneOf(execution: Execution, definition: ProcessorDefinition): LaneName {
-  if (execution !== 'auto') return execution;
-  return definition.cheap === true ? 'inline' : 'workers';
+/**
+ * Frames of a cheap processor up to this size run on the event loop with `auto`; larger ones on workers, where their
+ * decode (a 1080p JPEG's takes several milliseconds) does not stall every connection of the process. Between the
+ * sizes measured in BENCHMARKS.md: 416x416 frames gain on the event loop, 1080p ones lose.
+ */
+const INLINE_MAX_PIXELS = 500_000;
+
+/**
+ * `auto`: a cheap processor on the event loop (its large frames on workers, unless it is stateful: one stream's frames
+ * must reach one instance), the others on workers.
+ */
+function placementOf(execution: Execution, definition: ProcessorDefinition): { lane: LaneName; split: boolean } {
+  if (execution !== 'auto') return { lane: execution, split: false };
+  if (definition.cheap !== true) return { lane: 'workers', split: false };
+  return { lane: 'inline', split: definition.stateful !== true };
 }

@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/** Serve /score alone: tests that do not call the AI routes do not pay for loading their models. */
+export const SCORE_ONLY = ['--route', '/score=colorIntensity'];
+
 export interface CliServer {
   child: ChildProcess;
   url: string;

@@ -17,6 +17,15 @@ export interface TestServer extends RunningServer {
   at(path: string): string;
 }
 
+/**
+ * The default routes without the AI models: a test server that never calls /detect or /ocr does not load CenterNet
+ * and PaddleOCR (tests of those routes name them).
+ */
+const CHEAP_ROUTES = [
+  { path: '/score', processor: 'colorIntensity', options: {} },
+  { path: '/motion', processor: 'motion', options: {} },
+];
+
 /** Starts the real server on 127.0.0.1 with a free port, silent logs, and waits until every worker is ready. */
 export async function startTestServer(
   flags: Record<string, unknown> = {},
@@ -24,7 +33,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const config = loadConfig({
     env: options.env ?? {},
-    flags: { host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, ...flags },
+    flags: { host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, routes: CHEAP_ROUTES, ...flags },
   });
   const server = await startServer(config, { prettyLogs: false });
   if (options.waitReady !== false) await server.ready;
