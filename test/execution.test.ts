@@ -7,7 +7,17 @@ import { Agent, request } from 'undici';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
 import { CLI, type CliServer, startCli } from './helpers/cli.js';
-import { type Answer, assertError, checkWellFormed, fixture, get, post } from './helpers/http.js';
+import {
+  type Answer,
+  assertError,
+  checkWellFormed,
+  fixture,
+  gauge,
+  get,
+  post,
+  releaseFile,
+  until,
+} from './helpers/http.js';
 import { freePort } from './helpers/pipeline.js';
 import {
   assertQueueFullContract,
@@ -92,13 +102,16 @@ describe('inline execution: back-pressure and deadlines', () => {
     assertQueueFullContract(server, jpeg));
 
   test('past requestTimeoutMs: the slow frame and the one queued behind it get 503 HX_ERR_CAPACITY_TIMEOUT', async () => {
-    const stuck = post(server.at('/behave?do=slow&ms=3000'), jpeg);
-    await sleep(50);
+    const hold = releaseFile();
+    const stuck = post(server.at(`/behave?do=hold&until=${hold.path}`), jpeg);
+    await until('the slow frame running', async () => (await gauge(server.url, 'httpextension_workers_busy')) === 1);
     const behind = post(server.at('/behave'), jpeg);
     assertError(await stuck, 503, 'HX_ERR_CAPACITY_TIMEOUT');
     assertError(await behind, 503, 'HX_ERR_CAPACITY_TIMEOUT');
-    // The slow frame still runs to its end (inline code cannot be interrupted); then the server serves again.
-    await sleep(1600);
+    // The late frame keeps its executor until it returns (inline code cannot be interrupted): still busy.
+    assert.equal(await gauge(server.url, 'httpextension_workers_busy'), 1);
+    hold.release();
+    await until('the late frame returned', async () => (await gauge(server.url, 'httpextension_workers_busy')) === 0);
     assert.equal((await post(server.at('/behave'), jpeg)).status, 200);
   });
 
@@ -137,7 +150,7 @@ function pidsLogging(server: CliServer, msg: string): number[] {
   return [...new Set(pids)];
 }
 
-async function until(what: string, check: () => boolean, server: CliServer, ms = 20_000): Promise<void> {
+async function untilSeen(what: string, check: () => boolean, server: CliServer, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error(`${what} did not happen:\n${server.output()}`);
@@ -153,8 +166,12 @@ describe('several processes (--processes)', () => {
       { waitReady: false },
     );
     try {
-      await until('two processes listening', () => pidsLogging(server, 'httpextension listening').length === 2, server);
-      await until('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
+      await untilSeen(
+        'two processes listening',
+        () => pidsLogging(server, 'httpextension listening').length === 2,
+        server,
+      );
+      await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
       const first = pidsLogging(server, 'httpextension listening');
       // Started as plain `node main.js`, the supervisor still gives its server processes the heap flags.
       for (const pid of first) {
@@ -165,8 +182,12 @@ describe('several processes (--processes)', () => {
       assert.equal(pidsLogging(server, 'request').length, 2, 'both processes answered requests');
 
       process.kill(first[0]!, 'SIGKILL');
-      await until('a replacement', () => pidsLogging(server, 'httpextension listening').length === 3, server);
-      await until('the replacement is ready', () => pidsLogging(server, 'all processors ready').length === 3, server);
+      await untilSeen('a replacement', () => pidsLogging(server, 'httpextension listening').length === 3, server);
+      await untilSeen(
+        'the replacement is ready',
+        () => pidsLogging(server, 'all processors ready').length === 3,
+        server,
+      );
       assert.match(server.output(), /"msg":"server process stopped; starting another"/);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
 
@@ -186,7 +207,7 @@ describe('several processes (--processes)', () => {
       { waitReady: false },
     );
     try {
-      await until('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
+      await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
       const summed = await get(`http://127.0.0.1:${metricsPort}/metrics`);
       assert.equal(summed.status, 200);

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SCORE_ONLY, startCli } from './helpers/cli.js';
-import { assertError, fixture, get, post, rawExchange } from './helpers/http.js';
+import { assertError, fixture, gauge, get, post, rawExchange, releaseFile, until } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const jpeg = fixture('frames/messi_416.jpg');
@@ -103,16 +103,18 @@ describe('logs', () => {
 describe('graceful shutdown', () => {
   test('SIGTERM: not ready, new requests 503 + Retry-After, every accepted request answered, exit 0', async () => {
     const server = await startCli(['--workers', '2', '--route', `/behave=${behave}`, '--shutdown-grace-ms', '8000']);
-    const accepted = Array.from({ length: 6 }, () => post(`${server.url}/behave?do=slow&ms=600`, jpeg));
-    await new Promise((r) => setTimeout(r, 150));
+    const hold = releaseFile();
+    const accepted = Array.from({ length: 6 }, () => post(`${server.url}/behave?do=hold&until=${hold.path}`, jpeg));
+    // Two running on the two workers, four queued: all six admitted before the signal.
+    await until('six frames admitted', async () => (await gauge(server.url, 'httpextension_queue_depth')) === 4);
     const exited = server.stop('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
+    await until('draining', async () => (await get(`${server.url}/health/ready`)).status === 503);
     const ready = await get(`${server.url}/health/ready`);
-    assert.equal(ready.status, 503);
     assert.equal((ready.json as { code: string }).code, 'HX_ERR_CAPACITY_DRAINING');
     const late = await post(`${server.url}/behave`, jpeg);
     assertError(late, 503, 'HX_ERR_CAPACITY_DRAINING');
     assert.equal(late.headers.connection, 'close');
+    hold.release();
     const answers = await Promise.all(accepted);
     assert.deepEqual(
       answers.map((a) => a.status),

@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { Agent, request } from 'undici';
 import { makePki, type TestPki } from './helpers/certs.js';
 import { SCORE_ONLY, startCli } from './helpers/cli.js';
-import { checkWellFormed, fixture } from './helpers/http.js';
+import { checkWellFormed, fixture, until } from './helpers/http.js';
 
 const jpeg = fixture('frames/messi_416.jpg');
 
@@ -96,7 +96,7 @@ describe('TLS', () => {
       copyFileSync(pki.serverCert2, cert);
       copyFileSync(pki.serverKey2, key);
       server.child.kill('SIGHUP');
-      await new Promise((r) => setTimeout(r, 300));
+      await until('the certificate reloaded', () => server.output().includes('TLS certificate reloaded'));
       // The kept-alive connection from before the reload still serves...
       assert.equal(await postTls(server.url, agent), 200);
       // ...and new connections get the new certificate.

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineProcessor } from '../../src/contract/processor.js';
 
 /**
- * Test double driven by the query: ?do=throw | crash | crash-async | empty | invalid | slow&ms=N | ok.
+ * Test double driven by the query: ?do=throw | crash | crash-async | empty | invalid | slow&ms=N | spin&ms=N |
+ * hold&until=FILE (runs until the test creates FILE: a release that works across threads) | ok.
  * Implements the real processor interface, so the pool and the front end are tested as they run in production.
  */
 export default defineProcessor<Record<string, never>>({
@@ -28,6 +30,9 @@ export default defineProcessor<Record<string, never>>({
           return [{ type: 'entity', entity: { tag: { value: 'x' } } } as never];
         case 'slow':
           await sleep(Number(request.query.ms ?? 200));
+          break;
+        case 'hold':
+          while (!existsSync(String(request.query.until))) await sleep(5);
           break;
         case 'spin': {
           const end = Date.now() + Number(request.query.ms ?? 200);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { Agent, request } from 'undici';
 import { validateResponse } from '../../src/schema/validate.js';
@@ -99,4 +101,27 @@ export function rawExchange(port: number, chunks: Array<string | Buffer>, untilM
       for (const chunk of chunks) socket.write(chunk);
     });
   });
+}
+
+/** Polls `check` (every 10 ms, up to `ms`) until it holds: waiting for a state, never for a guessed duration. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The value of an unlabelled gauge on `base`/metrics. */
+export async function gauge(base: string, name: string): Promise<number> {
+  const text = (await get(`${base}/metrics`)).text;
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (match === null) throw new Error(`${name} is not in /metrics`);
+  return Number(match[1]);
+}
+
+/** A file that, once created, releases the `behave` double's `?do=hold&until=` frames. */
+export function releaseFile(): { path: string; release(): void } {
+  const path = join(mkdtempSync(join(tmpdir(), 'hx-hold-')), 'release');
+  return { path: encodeURIComponent(path), release: () => writeFileSync(path, '') };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { type RunningServer, startServer } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/load.js';
-import { assertError, post } from './http.js';
+import { assertError, gauge, post, releaseFile, until } from './http.js';
 
 /** The example plug-in, loaded by path as a user's processor is. */
 export const EXAMPLE = fileURLToPath(new URL('../../../examples/average-color/processor.js', import.meta.url));
@@ -46,13 +46,15 @@ export async function startTestServer(
  * `behave` double at /behave.
  */
 export async function assertQueueFullContract(server: TestServer, body: Uint8Array): Promise<void> {
-  const running = post(server.at('/behave?do=slow&ms=400'), body);
-  await new Promise((r) => setTimeout(r, 50));
-  const queued = post(server.at('/behave?do=slow&ms=10'), body);
-  await new Promise((r) => setTimeout(r, 50));
+  const hold = releaseFile();
+  const running = post(server.at(`/behave?do=hold&until=${hold.path}`), body);
+  await until('the first frame running', async () => (await gauge(server.url, 'httpextension_workers_busy')) === 1);
+  const queued = post(server.at('/behave'), body);
+  await until('the second frame queued', async () => (await gauge(server.url, 'httpextension_queue_depth')) === 1);
   const refused = await post(server.at('/behave'), body);
   assertError(refused, 503, 'HX_ERR_CAPACITY_QUEUE_FULL');
   assert.ok(Number(refused.headers['retry-after']) >= 1);
+  hold.release();
   assert.equal((await running).status, 200);
   assert.equal((await queued).status, 200);
 }
