@@ -7,13 +7,8 @@ import { defaultsOf } from './settings.js';
 export type Config = Resolved<typeof configSchema>;
 /** One route: POST to `path` runs `processor` (a built-in name, or a path to the user's processor module). */
 export type RouteConfig = Config['routes'][number];
-export type AuthSchemeName = Config['auth']['schemes'][number];
 /** Credentials: secrets come from env or files, never from flags. Several may be valid at once (rotation). */
 export type AuthConfig = Config['auth'];
-export type TlsConfig = Config['tls'];
-export type MetricsConfig = Config['metrics'];
-/** Geometry for image/x-raw bodies that do not state it themselves (see docs/protocol.md, "Raw frames"). */
-export type RawDefaults = Config['raw'];
 
 export { DEFAULT_ROUTES } from './schema.js';
 

@@ -60,7 +60,7 @@ export const FORMAT_SPECS: Readonly<Record<PixelFormat, FormatSpec>> = {
 };
 
 /** Default bytes per row of a raw frame: width x bytes per pixel (the Y plane's for yuv420p). */
-export function defaultStride(format: PixelFormat, width: number): number {
+function defaultStride(format: PixelFormat, width: number): number {
   return width * FORMAT_SPECS[format].bytesPerPixel;
 }
 

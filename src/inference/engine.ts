@@ -285,7 +285,7 @@ interface ResolvedRoute {
 }
 
 /** Imports each route's processor module and checks its options, collecting every problem before failing. */
-export async function resolveRoutes(routes: readonly EngineRoute[], baseDir?: string): Promise<ResolvedRoute[]> {
+async function resolveRoutes(routes: readonly EngineRoute[], baseDir?: string): Promise<ResolvedRoute[]> {
   const problems: string[] = [];
   const resolved: ResolvedRoute[] = [];
   for (const route of routes) {

@@ -34,7 +34,7 @@ export function parseFilters(query: Readonly<Record<string, string>>): Inference
   return filters;
 }
 
-export function hasFilters(filters: InferenceFilters): boolean {
+function hasFilters(filters: InferenceFilters): boolean {
   return filters.minConfidence !== undefined || filters.objects !== undefined;
 }
 

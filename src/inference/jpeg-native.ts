@@ -16,7 +16,7 @@ export interface JpegTurboBinding {
 }
 
 /** Set to 0 to run without the binding (benchmarks compare both paths); not a config key, it only picks a decoder. */
-export const NATIVE_JPEG_ENV = 'HTTPEXTENSION_NATIVE_JPEG';
+const NATIVE_JPEG_ENV = 'HTTPEXTENSION_NATIVE_JPEG';
 
 let binding: JpegTurboBinding | null | undefined;
 

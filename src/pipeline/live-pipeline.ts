@@ -10,7 +10,7 @@ export interface LivePipeline {
   parameters: Record<string, string>;
 }
 
-export function readJson(path: string): unknown {
+function readJson(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

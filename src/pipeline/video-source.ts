@@ -31,7 +31,7 @@ const MAX_RECONNECT_DELAY_MS = 30_000;
 const SHOWINFO = /n:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+).*?\ss:(\d+)x(\d+)/;
 
 /** The ffmpeg command line that decodes `source` into raw RGB24 frames on stdout, one showinfo line per frame. */
-export function ffmpegArgs(source: SourceSpec, realtime: boolean): string[] {
+function ffmpegArgs(source: SourceSpec, realtime: boolean): string[] {
   const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info'];
   let input = source.url;
   if (source.kind === 'rtsp') {

@@ -42,7 +42,7 @@ export function toErrorResponse(
   };
 }
 
-export function normalise(error: unknown): HxError {
+function normalise(error: unknown): HxError {
   if (isHxError(error)) return error;
   const e = error as { code?: unknown; statusCode?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : undefined;

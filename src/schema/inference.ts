@@ -79,17 +79,6 @@ export type Inference = InferenceCommon &
     | { type: 'other'; other: Other }
   );
 
-export type InferenceType = Inference['type'];
-
-export const INFERENCE_TYPES: readonly InferenceType[] = [
-  'classification',
-  'motion',
-  'entity',
-  'text',
-  'event',
-  'other',
-] as const;
-
 /** The body of a 200 answer. Never sent with an empty list: no result is 204. */
 export interface InferenceResponse {
   inferences: Inference[];

@@ -39,7 +39,7 @@ export async function fitFrame(
   return fitRgb(rgbOf(frame), frame.width, frame.height, width, height, mode, padValue);
 }
 
-export async function fitRgb(
+async function fitRgb(
   rgb: Uint8Array,
   srcWidth: number,
   srcHeight: number,
@@ -85,7 +85,7 @@ export async function placeRgb(
 }
 
 /** The frame's pixels as packed RGB24: in place when the decoder already produced exactly that, else a copy. */
-export function rgbOf(frame: Frame): Uint8Array {
+function rgbOf(frame: Frame): Uint8Array {
   const rowBytes = frame.width * 3;
   if (frame.format === 'rgb24' && frame.stride === rowBytes && frame.offset === 0) {
     return frame.data.subarray(0, rowBytes * frame.height);

@@ -47,7 +47,7 @@ export default defineProcessor<ColorIntensityOptions>({
   },
 });
 
-export function classify(frame: Frame, options: ColorIntensityOptions): Inference {
+function classify(frame: Frame, options: ColorIntensityOptions): Inference {
   const whole: Region = { x: 0, y: 0, width: frame.width, height: frame.height };
   const region = options.excludeBars ? findBars(frame, options.barMaxLuma) : whole;
   const mean = meanLuma(frame, region);

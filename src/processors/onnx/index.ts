@@ -35,7 +35,7 @@ const OPTIONS = {
   },
 } as const satisfies OptionsSchema;
 
-export function modelDirectory(options: OnnxOptions): string {
+function modelDirectory(options: OnnxOptions): string {
   const { model, modelsDir } = options;
   if (isAbsolute(model) || model.startsWith('.') || model.includes('/')) return resolve(model);
   return resolve(modelsDir, model);

@@ -1,7 +1,5 @@
 export type AuthScheme = 'basic' | 'digest' | 'bearer' | 'header';
 
-export const AUTH_SCHEMES: readonly AuthScheme[] = ['basic', 'digest', 'bearer', 'header'];
-
 /** A user for Basic and Digest; several passwords may be valid at once (rotation). */
 export interface AuthUser {
   username: string;
