@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { HxError } from '../src/errors.js';
-import { parseTopology } from '../src/pipeline/topology.js';
+import { parseTopology, SUPPORTED_TYPES } from '../src/pipeline/topology.js';
 import { avaTopology, fixturePath } from './helpers/pipeline.js';
 
 function vendor(name: string): unknown {
@@ -62,7 +62,18 @@ describe('vendor topologies', () => {
   test('LVA 1.0: MediaGraph spelling, frame-rate filter, ImageFormatEncoded', () => {
     const plan = parseTopology(vendor('lva1-httpExtension'), { ...STREET, imageEncoding: 'jpeg', frameRate: '3' });
     assert.equal(plan.apiVersion, '1.0');
-    assert.deepEqual(plan.extensions[0]!.maximumSamplesPerSecond, [3]);
+    // The frame-rate filter is a node of its own in front of the extension.
+    assert.deepEqual(plan.extensions[0]!.maximumSamplesPerSecond, []);
+    assert.deepEqual(
+      plan.nodes.map((n) => [n.type, n.name]),
+      [
+        ['RtspSource', 'rtspSource'],
+        ['FrameRateFilterProcessor', 'frameRateFilter'],
+        ['HttpExtension', 'httpExtension'],
+        ['IotHubMessageSink', 'hubSink'],
+      ],
+    );
+    assert.equal(plan.nodes[1]!.type === 'FrameRateFilterProcessor' && plan.nodes[1]!.maximumFps, 3);
     assert.deepEqual(plan.extensions[0]!.format, { kind: 'jpeg', quality: 90 });
     assert.equal(plan.sinks[0]!.hubOutputName, 'inferenceOutput');
   });
@@ -73,26 +84,27 @@ describe('vendor topologies', () => {
     assert.deepEqual(plan.extensions[0]!.maximumSamplesPerSecond, [20]);
   });
 
+  const RUNS = `, which runs ${SUPPORTED_TYPES.join(', ')}`;
   const refused: [string, string][] = [
     [
       'ava-cvr-with-httpExtension',
-      'node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
       'ava-evr-httpExtension-video-sink',
-      'node "signalGateProcessor" (#Microsoft.VideoAnalyzer.SignalGateProcessor), node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) are not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
       'ava-line-crossing',
-      'node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor), node "lineCrossing" (#Microsoft.VideoAnalyzer.LineCrossingProcessor) are not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor), node "lineCrossing" (#Microsoft.VideoAnalyzer.LineCrossingProcessor) are not supported by the runner${RUNS}`,
     ],
     [
       'ava-motion-with-httpExtension',
-      'node "motionDetection" (#Microsoft.VideoAnalyzer.MotionDetectionProcessor), node "signalGateProcessor" (#Microsoft.VideoAnalyzer.SignalGateProcessor), node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) are not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
       'ava-object-tracking',
-      'node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor) is not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor) is not supported by the runner${RUNS}`,
     ],
   ];
   for (const [name, message] of refused) {

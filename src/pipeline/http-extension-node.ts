@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher, request } from 'undici';
 import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
+import type { MediaItem, NodeContext, RuntimeNode } from './graph.js';
 import { type EncodedImage, encodeFrame } from './image-encoder.js';
-import type { MessageSink } from './message-sink.js';
-import { inferenceMessage, type MessageNaming, protocolErrorMessage, unpadInferences } from './pipeline-message.js';
+import { protocolErrorMessage, unpadInferences } from './pipeline-message.js';
 import { PtsSampler } from './sampler.js';
 import type { HttpExtensionSpec } from './topology.js';
 import type { VideoFrame } from './video-source.js';
@@ -18,6 +18,7 @@ export interface NodeCounters {
   answered: number;
   /** 4xx/5xx answers and network errors (each one a ProtocolError diagnostics event). */
   errors: number;
+  /** Messages the pipeline published (every sink, diagnostics included). */
   published: number;
 }
 
@@ -25,9 +26,8 @@ export interface HttpExtensionNodeOptions {
   /** Back-off after a 503 without Retry-After. */
   retryAfterDefaultSecs: number;
   requestTimeoutMs: number;
-  /** hubOutputName of each sink that reads this node. */
-  outputNames: string[];
-  onNotice?: (message: string) => void;
+  /** Live: never wait for an answer (busy = drop). Else wait for each answer before taking the next frame. */
+  live: boolean;
 }
 
 /** What the vendor's node sent as User-Agent (protocol.md); some extensions log or check it. */
@@ -35,9 +35,11 @@ export const USER_AGENT = 'Azure Media Services';
 
 /**
  * The `HttpExtension` node: samples frames by PTS, scales and encodes them, POSTs them one at a time, and turns
- * answers into messages (200), nothing (204), back-off (503) or ProtocolError diagnostics (other errors).
+ * answers into events downstream (200), nothing (204), back-off (503) or ProtocolError diagnostics (other errors).
+ * Every frame goes on downstream, as the vendor's node passed them on (a sampled one with its answer attached when
+ * the runner waits for answers).
  */
-export class HttpExtensionNode {
+export class HttpExtensionNode implements RuntimeNode {
   readonly counters: NodeCounters = { sampled: 0, dropped: 0, sent: 0, answered: 0, errors: 0, published: 0 };
   private readonly samplers: PtsSampler[];
   private readonly dispatcher: Agent;
@@ -46,12 +48,15 @@ export class HttpExtensionNode {
   private digest: DigestSession | undefined;
   private readonly target: URL;
 
+  readonly name: string;
+
   constructor(
     readonly spec: HttpExtensionSpec,
-    private readonly naming: MessageNaming,
-    private readonly sink: MessageSink,
+    private readonly context: NodeContext,
+    private readonly emit: (item: MediaItem) => Promise<void>,
     private readonly options: HttpExtensionNodeOptions,
   ) {
+    this.name = spec.name;
     this.samplers = spec.maximumSamplesPerSecond.map((rate) => new PtsSampler(rate));
     this.target = new URL(spec.endpoint.url);
     const tls = spec.endpoint.tls;
@@ -68,8 +73,26 @@ export class HttpExtensionNode {
     });
   }
 
+  async receive(item: MediaItem): Promise<void> {
+    if (item.kind !== 'frame') return;
+    if (this.spec.skipSamplesWithoutAnnotation && item.annotations.length === 0) {
+      await this.emit(item);
+      return;
+    }
+    if (this.options.live) {
+      this.offer(item.frame);
+      await this.emit(item);
+      return;
+    }
+    const inferences = await this.process(item.frame);
+    await this.emit(inferences ? { ...item, annotations: [...item.annotations, ...inferences] } : item);
+  }
+
+  async end(): Promise<void> {
+    await this.close();
+  }
+
   private sample(frame: VideoFrame): boolean {
-    // In topology order: a frame-rate filter upstream only passes on what it accepted.
     for (const sampler of this.samplers) if (!sampler.accept(frame.pts90k)) return false;
     this.counters.sampled++;
     return true;
@@ -82,17 +105,19 @@ export class HttpExtensionNode {
       this.counters.dropped++;
       return;
     }
-    this.inFlight = this.send(frame).finally(() => {
-      this.inFlight = undefined;
-    });
+    this.inFlight = this.send(frame)
+      .then(() => {})
+      .finally(() => {
+        this.inFlight = undefined;
+      });
   }
 
-  /** As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped. */
-  async process(frame: VideoFrame): Promise<void> {
-    if (!this.sample(frame)) return;
+  /** As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped; returns the inferences. */
+  async process(frame: VideoFrame): Promise<unknown[] | undefined> {
+    if (!this.sample(frame)) return undefined;
     const wait = this.backoffUntil - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await this.send(frame);
+    return this.send(frame);
   }
 
   /** Resolves when no request is in flight. */
@@ -105,13 +130,13 @@ export class HttpExtensionNode {
     await this.dispatcher.close();
   }
 
-  private async send(frame: VideoFrame): Promise<void> {
+  private async send(frame: VideoFrame): Promise<unknown[] | undefined> {
     let image: EncodedImage;
     try {
       image = await encodeFrame(frame.rgb, frame.width, frame.height, this.spec.scale, this.spec.format);
     } catch (error) {
-      this.options.onNotice?.(`${this.spec.name}: cannot encode a frame: ${String(error)}`);
-      return;
+      this.context.notice(`${this.spec.name}: cannot encode a frame: ${String(error)}`);
+      return undefined;
     }
     this.counters.sent++;
     try {
@@ -119,15 +144,21 @@ export class HttpExtensionNode {
       if (answer.status === 401 && this.answerChallenge(answer.headers['www-authenticate'])) {
         answer = await this.post(image);
       }
-      await this.handle(answer, frame, image);
+      return await this.handle(answer, frame, image);
     } catch (error) {
       this.counters.errors++;
       const code = (error as { code?: unknown }).code;
       const message = error instanceof Error ? error.message : String(error);
-      this.options.onNotice?.(`${this.spec.name}: ${this.target.href}: ${message}`);
-      await this.publish(
-        protocolErrorMessage(this.naming, this.spec.name, typeof code === 'string' ? code : 'NetworkError', message),
+      this.context.notice(`${this.spec.name}: ${this.target.href}: ${message}`);
+      await this.context.publish(
+        protocolErrorMessage(
+          this.context.naming,
+          this.spec.name,
+          typeof code === 'string' ? code : 'NetworkError',
+          message,
+        ),
       );
+      return undefined;
     }
   }
 
@@ -188,11 +219,11 @@ export class HttpExtensionNode {
     answer: { status: number; headers: Dispatcher.ResponseData['headers']; text: string; contentType: string },
     frame: VideoFrame,
     image: EncodedImage,
-  ): Promise<void> {
+  ): Promise<unknown[] | undefined> {
     const { status } = answer;
     if (status === 204) {
       this.counters.answered++;
-      return;
+      return undefined;
     }
     if (status >= 200 && status < 300) {
       this.counters.answered++;
@@ -222,28 +253,20 @@ export class HttpExtensionNode {
         ];
       }
       if (this.spec.scale?.mode === 'pad') inferences = unpadInferences(inferences, image.placement);
-      const outputs = this.options.outputNames;
-      for (const output of outputs) {
-        await this.publish(inferenceMessage(this.naming, this.spec.name, frame.pts90k, inferences, output));
-      }
-      return;
+      await this.emit({
+        kind: 'event',
+        event: { node: this.spec.name, pts90k: frame.pts90k, body: { inferences } },
+      });
+      return inferences;
     }
     this.counters.errors++;
     if (status === 503) {
       const seconds = retryAfterSeconds(answer.headers['retry-after']) ?? this.options.retryAfterDefaultSecs;
       this.backoffUntil = Date.now() + seconds * 1000;
-      this.options.onNotice?.(`${this.spec.name}: 503, backing off for ${seconds} s`);
+      this.context.notice(`${this.spec.name}: 503, backing off for ${seconds} s`);
     }
-    await this.publish(protocolErrorMessage(this.naming, this.spec.name, String(status), answer.text));
-  }
-
-  private async publish(message: Parameters<MessageSink['publish']>[0]): Promise<void> {
-    try {
-      await this.sink.publish(message);
-      this.counters.published++;
-    } catch (error) {
-      this.options.onNotice?.(`${this.spec.name}: cannot publish: ${String(error)}`);
-    }
+    await this.context.publish(protocolErrorMessage(this.context.naming, this.spec.name, String(status), answer.text));
+    return undefined;
   }
 }
 
