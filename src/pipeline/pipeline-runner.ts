@@ -57,6 +57,9 @@ export class PipelineRunner {
   private read = 0;
   private published = 0;
   private clock = 0;
+  /** Wall-clock time of media time 0, set when the first media arrives. */
+  private originMs = Date.now();
+  private started = false;
   private stopping = false;
   private failure: Error | undefined;
   /** A camera cannot be slowed down: as-fast-as-possible applies to files only. */
@@ -160,7 +163,7 @@ export class PipelineRunner {
       case 'MotionDetectionProcessor':
         return new MotionDetectionNode(spec.name, spec.motion, emit);
       case 'SignalGateProcessor':
-        return new SignalGateNode(spec.name, spec.gate, emit, context.notice);
+        return new SignalGateNode(spec.name, spec.gate, emit, context.notice, () => this.originMs);
       case 'IotHubMessageSink':
         return new HubMessageSinkNode(spec.sink, context.naming, sink, context.notice);
       case 'FileSink': {
@@ -201,6 +204,11 @@ export class PipelineRunner {
       for (const node of this.hubSources) await node.start();
       for await (const item of this.source.items()) {
         if (this.stopping) break;
+        if (!this.started) {
+          this.started = true;
+          const pts = item.kind === 'frame' ? item.frame.pts90k : item.packet.pts90k;
+          this.originMs = Date.now() - (pts * 1000) / 90_000;
+        }
         if (item.kind === 'frame') {
           this.read++;
           this.clock = Math.max(this.clock, item.frame.pts90k);

@@ -51,6 +51,7 @@ export class HubMessageSourceNode implements RuntimeNode {
         this.pending = this.pending.filter((p) => p !== delivery);
       });
     });
+    this.context.notice(`${this.name}: reading hub input "${this.spec.hubInputName}"`);
   }
 
   receive(): void {}

@@ -40,11 +40,18 @@ export class SignalGateNode implements RuntimeNode {
   /** Opened activations (for tests and totals). */
   activations = 0;
 
+  /** Packets held for pre-roll (bounded: see `hold`). */
+  get bufferedPackets(): number {
+    return this.buffer.length;
+  }
+
   constructor(
     readonly name: string,
     private readonly spec: GateSpec,
     private readonly emit: (item: MediaItem) => Promise<void>,
     private readonly notice: (message: string) => void,
+    /** Wall-clock time (ms since the epoch) of media time 0: recordings are named after their media start. */
+    private readonly originMs: () => number,
   ) {}
 
   async receive(item: MediaItem): Promise<void> {
@@ -116,7 +123,9 @@ export class SignalGateNode implements RuntimeNode {
     } else {
       this.hold(packet);
     }
-    if (this.state === 'evaluating' && this.clock >= this.activation!.evaluateUntil) await this.open();
+    // A positive offset also waits for the media at the start, so that the keyframe before it is held.
+    const a = this.activation;
+    if (this.state === 'evaluating' && this.clock >= a!.evaluateUntil && this.clock >= a!.start) await this.open();
   }
 
   private async open(): Promise<void> {
@@ -135,7 +144,8 @@ export class SignalGateNode implements RuntimeNode {
     this.state = 'open';
     this.activations++;
     const startPts = held[0]?.pts90k ?? a.start;
-    const startedAt = new Date(Date.now() - (Math.max(0, this.clock - startPts) * 1000) / 90_000);
+    // Media time, not the wall clock: a file played as fast as possible still gets one name per recorded second.
+    const startedAt = new Date(this.originMs() + (startPts * 1000) / 90_000);
     await this.emit({ kind: 'segment', phase: 'start', header: this.header, startedAt });
     for (const packet of held) {
       if (packet.pts90k >= a.end && packet.key) break;
@@ -155,7 +165,8 @@ export class SignalGateNode implements RuntimeNode {
     this.buffer.push(packet);
     this.bufferBytes += packet.data.length;
     if (this.state === 'evaluating') {
-      this.trim(this.activation!.start);
+      // A late event within the window may still move the start back: only the byte cap applies meanwhile.
+      this.trim(Number.NEGATIVE_INFINITY);
       return;
     }
     const horizon =
