@@ -5,7 +5,16 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import type { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { ProgressDisplay } from '../src/pipeline/progress.js';
-import { fixturePath, runCli, STREET_MP4, startBroker, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
+import {
+  fixturePath,
+  freePort,
+  runCli,
+  STREET_MP4,
+  startBroker,
+  streetClip,
+  type TempDir,
+  tempDir,
+} from './helpers/pipeline.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const LVA1 = fixturePath('topologies/lva1-httpExtension.json');
@@ -115,6 +124,37 @@ describe('pipeline command', () => {
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, Number(m[5]));
     for (const line of lines) JSON.parse(line);
+  });
+
+  test('exit codes scripts can trust: 1 when the extension answered nothing, 0 for a pipeline without one', async () => {
+    const down = await freePort(); // nothing listens there
+    const failed = await runCli([
+      'pipeline',
+      fixturePath('topologies/ava-httpExtensionOpenVINO.json'),
+      '--set',
+      `rtspUrl=${clip}`,
+      '--set',
+      `inferencingUrl=http://127.0.0.1:${down}/score`,
+      '--name',
+      'down',
+      '--as-fast-as-possible',
+      '--no-progress',
+    ]);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /down: the extension answered none of (\d+) requests \(\1 failed\)\n/);
+    assert.ok(failed.messages.every((m) => m.properties.eventType.endsWith('Diagnostics.ProtocolError')));
+    assert.match(failed.stderr, /ECONNREFUSED/);
+
+    const motion = await runCli([
+      'pipeline',
+      fixturePath('topologies/ava-motion-detection.json'),
+      '--set',
+      `rtspUrl=${clip}`,
+      '--as-fast-as-possible',
+      '--no-progress',
+    ]);
+    assert.equal(motion.code, 0, motion.stderr);
+    assert.ok(motion.messages.length > 0); // people walk in the street clip
   });
 
   test('progress line: frames read, sent, dropped, answered, errors and rate', () => {

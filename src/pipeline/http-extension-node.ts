@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher, request } from 'undici';
+import { HxError } from '../errors.js';
 import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
 import type { MediaItem, NodeContext, RuntimeNode } from './graph.js';
 import { type EncodedImage, encodeFrame } from './image-encoder.js';
@@ -266,6 +267,15 @@ export class HttpExtensionNode implements RuntimeNode {
       this.context.notice(`${this.spec.name}: 503, backing off for ${seconds} s`);
     }
     await this.context.publish(protocolErrorMessage(this.context.naming, this.spec.name, String(status), answer.text));
+    if (status === 401 || status === 403) {
+      // Credentials the extension refuses stay refused: end the pipeline instead of failing every frame for ever.
+      this.context.fail(
+        new HxError(
+          'HX_ERR_PIPELINE_EXTENSION',
+          `${this.spec.name}: ${this.target.href} answered ${status} (${status === 401 ? 'credentials refused' : 'forbidden'}): stopping this pipeline`,
+        ),
+      );
+    }
     return undefined;
   }
 }

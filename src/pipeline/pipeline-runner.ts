@@ -8,9 +8,9 @@ import { HubMessageSinkNode } from './nodes/hub-message-sink.js';
 import { type HubInput, HubMessageSourceNode } from './nodes/hub-message-source.js';
 import { MotionDetectionNode } from './nodes/motion-detection.js';
 import { SignalGateNode } from './nodes/signal-gate.js';
-import { namingFor, type PipelineMessage } from './pipeline-message.js';
+import { namingFor, nodeEvent, type PipelineMessage } from './pipeline-message.js';
 import type { NodeSpec, PipelinePlan } from './topology.js';
-import { VideoSource } from './video-source.js';
+import { PermanentSourceError, VideoSource } from './video-source.js';
 
 export interface RunnerOptions {
   /** Live pacing: files play at their native rate and busy nodes drop frames. False: as fast as the extension answers. */
@@ -65,6 +65,7 @@ export class PipelineRunner {
   /** A camera cannot be slowed down: as-fast-as-possible applies to files only. */
   private readonly live: boolean;
   private readonly emitFromSource: (item: MediaItem) => Promise<void>;
+  private readonly context: NodeContext;
 
   constructor(
     readonly plan: PipelinePlan,
@@ -106,6 +107,7 @@ export class PipelineRunner {
         this.stop();
       },
     };
+    this.context = context;
     const wiring = new Wiring();
     const byName = new Map<string, RuntimeNode>();
     // Downstream first, so that each node's readers exist when it is wired.
@@ -218,6 +220,16 @@ export class PipelineRunner {
           await this.emitFromSource(item);
         }
       }
+    } catch (error) {
+      if (error instanceof PermanentSourceError) {
+        await this.context.publish(
+          nodeEvent(this.context.naming, 'Diagnostics', error.diagnostic, this.plan.source.name, 'sources', {
+            errorCode: error.rtspStatus,
+            errorMessage: error.message,
+          }),
+        );
+      }
+      throw error;
     } finally {
       // Upstream first: a node's end may still emit to the nodes after it.
       for (const node of this.nodes) await node.end();

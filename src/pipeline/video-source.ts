@@ -6,6 +6,19 @@ import { findFfmpeg } from './ffmpeg.js';
 import { type AccessUnit, TsDemuxer } from './mpegts.js';
 import type { SourceSpec } from './topology.js';
 
+/** A camera that refuses us for good (RTSP 401, 403, 404): reconnecting cannot help, so the pipeline ends. */
+export class PermanentSourceError extends HxError {
+  constructor(
+    message: string,
+    /** The vendor's diagnostics event for it. */
+    readonly diagnostic: 'AuthorizationError' | 'ProtocolError',
+    /** The RTSP status. */
+    readonly rtspStatus: string,
+  ) {
+    super('HX_ERR_PIPELINE_SOURCE', message);
+  }
+}
+
 /** One decoded video frame: tightly packed RGB24 and its presentation time on the 90 kHz clock. */
 export interface VideoFrame {
   width: number;
@@ -133,7 +146,7 @@ export class VideoSource {
           yield item;
         }
       } catch (error) {
-        if (this.spec.kind === 'file' || this.stopped) throw error;
+        if (this.spec.kind === 'file' || this.stopped || error instanceof PermanentSourceError) throw error;
         failure = error instanceof Error ? error.message : String(error);
       }
       if (this.spec.kind === 'file' || this.stopped) return;
@@ -332,6 +345,14 @@ export class VideoSource {
       throw new HxError(
         'HX_ERR_PIPELINE_SOURCE',
         `${this.spec.name}: no video for ${this.options.stallTimeoutMs ?? 15_000} ms`,
+      );
+    }
+    const refusal = /DESCRIBE failed: (401|403|404)\b[^|]*/.exec(tail.join(' | '));
+    if (code !== 0 && !this.stopped && refusal !== null) {
+      throw new PermanentSourceError(
+        `${this.spec.name}: the camera answered ${refusal[0].replace('DESCRIBE failed: ', '').trim()}: not reconnecting`,
+        refusal[1] === '404' ? 'ProtocolError' : 'AuthorizationError',
+        refusal[1]!,
       );
     }
     if (code !== 0 && !this.stopped) {
