@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: topologies write their parameters as ${name} in plain strings
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +9,10 @@ import { findFfmpeg } from '../src/pipeline/ffmpeg.js';
 import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { parseTopology } from '../src/pipeline/topology.js';
 import { validateResponse } from '../src/schema/validate.js';
-import { avaTopology, CollectingSink, freePort, STREET_MP4 } from './helpers/pipeline.js';
+import { avaTopology, CollectingSink, fixturePath, freePort, STREET_MP4, tempDir } from './helpers/pipeline.js';
+import { startRtspTcpServer } from './helpers/rtsp-tcp-server.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { probe } from './helpers/videos.js';
 
 /**
  * RtspSource end to end: ffmpeg publishes street.mp4 at its native rate into an RTSP server on 127.0.0.1 (the
@@ -178,5 +181,44 @@ describe('RTSP source', () => {
     assert.equal(notices[0], 'silent: rtspSource: no video for 1000 ms; reconnecting in 50 ms');
     assert.equal(notices[1], 'silent: rtspSource: no video for 1000 ms; reconnecting in 100 ms');
     assert.ok(connections >= 1); // the stall was the silent server's, not a failed start
+  });
+});
+
+describe('RTSP over TCP (RTP interleaved), as the vendor topologies read cameras', () => {
+  test('ava-evr-motion-file-sink records from a TCP-only camera', async () => {
+    const dir = tempDir();
+    const camera = await startRtspTcpServer(STREET_MP4, dir.path);
+    try {
+      const sink = new CollectingSink();
+      const plan = parseTopology(
+        JSON.parse(readFileSync(fixturePath('topologies/ava-evr-motion-file-sink.json'), 'utf8')),
+        { rtspUrl: camera.url },
+      );
+      assert.equal(plan.source.transport, 'tcp');
+      const runner = new PipelineRunner(plan, 'tcpcam', sink, {
+        realtime: true,
+        retryAfterDefaultSecs: 1,
+        requestTimeoutMs: 10_000,
+        mediaRoot: dir.path,
+      });
+      const running = runner.run();
+      // People walk through the street scene from the start: the gate opens; stop once a recording has begun.
+      while (!sink.messages.some((m) => m.properties.eventType.endsWith('RecordingStarted'))) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      runner.stop();
+      const counters = await running;
+      assert.equal(counters.recordings, 1);
+      assert.ok(
+        camera.setups.every((t) => /RTP\/AVP\/TCP/.test(t)),
+        camera.setups.join(' | '),
+      );
+      const path = (sink.messages[0]!.body as { outputLocation: string }).outputLocation;
+      const p = await probe(path);
+      assert.ok(p.codec === 'h264' && p.firstKey && p.duration > 0, JSON.stringify(p));
+    } finally {
+      await camera.close();
+      dir.remove();
+    }
   });
 });
