@@ -218,6 +218,21 @@ describe('extension credentials and TLS', () => {
       ],
       ['CA not trusted', 'ip', {}, [], 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
       ['CA not trusted, ignoreSignature', 'ip', { ignoreSignature: 'true' }, [], undefined],
+      // ignoreSignature skips the chain check only: the host name is still checked.
+      [
+        'CA not trusted, ignoreSignature, wrong host name',
+        'extension-test',
+        { ignoreSignature: 'true' },
+        [],
+        'ERR_TLS_CERT_ALTNAME_INVALID',
+      ],
+      [
+        'CA not trusted, wrong host name, both ignored',
+        'extension-test',
+        { ignoreSignature: 'true', ignoreHostname: 'true' },
+        [],
+        undefined,
+      ],
     ];
     for (const [name, cert, validation, certificates, errorCode] of cases) {
       test(name, async () => {

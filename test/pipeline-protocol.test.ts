@@ -43,6 +43,22 @@ describe('HttpExtension protocol behaviour, against a test double', () => {
     }
   });
 
+  test('LVA topologies send Accept: application/json, */*; an answer {"inferences": []} publishes nothing', async () => {
+    const double = await startDouble((_r, _i, res) => json(res, 200, { inferences: [] }));
+    try {
+      const lva = { ...(avaTopology() as Record<string, unknown>), '@apiVersion': '2.0' };
+      const { messages, counters } = await runInProcess(lva, { rtspUrl: clip3, inferencingUrl: double.url });
+      assert.deepEqual(
+        double.requests.map((r) => r.headers.accept),
+        ['application/json, */*', 'application/json, */*', 'application/json, */*'],
+      );
+      assert.deepEqual(messages, []);
+      assert.deepEqual([counters.sent, counters.answered, counters.errors], [3, 3, 0]);
+    } finally {
+      await double.close();
+    }
+  });
+
   test('204 publishes nothing', async () => {
     const double = await startDouble((_r, _i, res) => {
       res.writeHead(204);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, type Dispatcher, request } from 'undici';
+import { checkServerIdentity, type TLSSocket } from 'node:tls';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { HxError } from '../errors.js';
 import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
 import type { MediaItem, NodeContext, RuntimeNode } from './graph.js';
@@ -61,16 +62,17 @@ export class HttpExtensionNode implements RuntimeNode {
     this.samplers = spec.maximumSamplesPerSecond.map((rate) => new PtsSampler(rate));
     this.target = new URL(spec.endpoint.url);
     const tls = spec.endpoint.tls;
+    const tlsOptions = tls
+      ? {
+          ...(tls.trustedCertificates.length > 0 ? { ca: tls.trustedCertificates } : {}),
+          rejectUnauthorized: !tls.ignoreSignature,
+          ...(tls.ignoreHostname ? { checkServerIdentity: () => undefined } : {}),
+        }
+      : {};
     this.dispatcher = new Agent({
       keepAliveTimeout: 30_000,
       connections: 1,
-      connect: tls
-        ? {
-            ...(tls.trustedCertificates.length > 0 ? { ca: tls.trustedCertificates } : {}),
-            rejectUnauthorized: !tls.ignoreSignature,
-            ...(tls.ignoreHostname ? { checkServerIdentity: () => undefined } : {}),
-          }
-        : {},
+      connect: tls?.ignoreSignature && !tls.ignoreHostname ? hostnameOnlyConnector(tlsOptions) : tlsOptions,
     });
   }
 
@@ -185,7 +187,8 @@ export class HttpExtensionNode implements RuntimeNode {
   ): Promise<{ status: number; headers: Dispatcher.ResponseData['headers']; text: string; contentType: string }> {
     const headers: Record<string, string> = {
       'content-type': image.contentType,
-      accept: 'application/json',
+      // What each vendor generation sent (LVA 1.0 / 2.0 also accepted anything).
+      accept: this.context.naming.lva ? 'application/json, */*' : 'application/json',
       'user-agent': USER_AGENT,
       'x-ms-client-request-id': randomUUID(),
     };
@@ -278,6 +281,29 @@ export class HttpExtensionNode implements RuntimeNode {
     }
     return undefined;
   }
+}
+
+/**
+ * `ignoreSignature` without `ignoreHostname`: the chain is not verified, the host name still is. Node checks the
+ * host name only after a chain that verified, so with `rejectUnauthorized: false` it would check neither: the
+ * connector checks it itself on the certificate the server presented.
+ */
+function hostnameOnlyConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const connect = buildConnector({ ...options, rejectUnauthorized: false });
+  return (opts, callback) =>
+    connect(opts, (error, socket) => {
+      if (error !== null || socket === null) {
+        callback(error ?? new Error('no socket'), null);
+        return;
+      }
+      const problem = checkServerIdentity(opts.servername || opts.hostname, (socket as TLSSocket).getPeerCertificate());
+      if (problem !== undefined) {
+        socket.destroy();
+        callback(problem, null);
+        return;
+      }
+      callback(null, socket);
+    });
 }
 
 /** Retry-After is delay-seconds or an HTTP-date (RFC 9110 section 10.2.3). */
