@@ -59,6 +59,27 @@ describe('HttpExtension protocol behaviour, against a test double', () => {
     }
   });
 
+  test('JSON outside the inference schema is forwarded as it is; extra top-level keys are kept', async () => {
+    const answers = [
+      { result: 'dark', score: 0.2 },
+      { inferences: [{ type: 'motion', motion: {} }], modelVersion: '7' },
+    ];
+    const double = await startDouble((_r, i, res) => json(res, 200, answers[i % 2]));
+    try {
+      const { messages } = await runInProcess(avaTopology(), { rtspUrl: clip3, inferencingUrl: double.url });
+      assert.deepEqual(
+        messages.map((m) => m.body),
+        [
+          { timestamp: 0, result: 'dark', score: 0.2 },
+          { timestamp: 9000, inferences: [{ type: 'motion', motion: {} }], modelVersion: '7' },
+          { timestamp: 18_000, result: 'dark', score: 0.2 },
+        ],
+      );
+    } finally {
+      await double.close();
+    }
+  });
+
   test('204 publishes nothing', async () => {
     const double = await startDouble((_r, _i, res) => {
       res.writeHead(204);

@@ -231,21 +231,25 @@ export class HttpExtensionNode implements RuntimeNode {
     }
     if (status >= 200 && status < 300) {
       this.counters.answered++;
-      let inferences: unknown[];
       let parsed: unknown;
       try {
         parsed = /json/i.test(answer.contentType) ? JSON.parse(answer.text) : undefined;
       } catch {
         parsed = undefined;
       }
-      if (
-        parsed !== null &&
-        typeof parsed === 'object' &&
-        Array.isArray((parsed as { inferences?: unknown }).inferences)
-      ) {
-        inferences = (parsed as { inferences: unknown[] }).inferences;
+      let body: Record<string, unknown>;
+      let inferences: unknown[] = [];
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        // JSON objects go on as they are (protocol.md): extra top-level keys kept, and an object outside the
+        // inference schema forwarded rather than wrapped.
+        body = { ...(parsed as Record<string, unknown>) };
+        if (Array.isArray(body.inferences)) {
+          inferences = body.inferences;
+          if (this.spec.scale?.mode === 'pad') inferences = unpadInferences(inferences, image.placement);
+          body.inferences = inferences;
+        }
       } else {
-        // Not our JSON: the vendor forwarded such answers wrapped as opaque bytes.
+        // Not JSON (or not an object): the vendor forwarded such answers wrapped as opaque bytes.
         const bytes = /json|text|xml/i.test(answer.contentType)
           ? Buffer.from(answer.text, 'utf8').toString('base64')
           : answer.text;
@@ -255,12 +259,9 @@ export class HttpExtensionNode implements RuntimeNode {
             other: { contentType: answer.contentType || 'application/octet-stream', contentBytes: bytes },
           },
         ];
+        body = { inferences };
       }
-      if (this.spec.scale?.mode === 'pad') inferences = unpadInferences(inferences, image.placement);
-      await this.emit({
-        kind: 'event',
-        event: { node: this.spec.name, pts90k: frame.pts90k, body: { inferences } },
-      });
+      await this.emit({ kind: 'event', event: { node: this.spec.name, pts90k: frame.pts90k, body } });
       return inferences;
     }
     this.counters.errors++;
