@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import type { PipelineMessage } from '../src/pipeline/pipeline-message.js';
 import { validateResponse } from '../src/schema/validate.js';
-import { fixturePath, runInProcess, startBroker, type TempDir, tempDir } from './helpers/pipeline.js';
+import { fixturePath, runInProcess, STREET_MP4, startBroker, type TempDir, tempDir } from './helpers/pipeline.js';
 import { type MotionVideo, motionVideo, probe } from './helpers/videos.js';
 
 /**
@@ -167,6 +167,31 @@ describe('motion detection, signal gate and file sink', () => {
     assert.equal(notices.filter((n) => n.includes('cannot record')).length, 2);
     // Motion analysis went on: all six motion events were published.
     assert.equal(messages.filter((m) => m.properties.eventType.endsWith('Analytics.Inference')).length, 6);
+  });
+});
+
+describe('vendor topologies on the street video', () => {
+  test('ava-motion-detection and ava-evr-motion-file-sink run unchanged', async () => {
+    const dir = tempDir();
+    try {
+      const motion = await runInProcess(vendor('ava-motion-detection'), { rtspUrl: STREET_MP4 });
+      assert.ok(motion.messages.length > 0);
+      for (const m of motion.messages) assert.deepEqual(validateResponse({ inferences: m.body.inferences }), []);
+      const evr = await runInProcess(
+        vendor('ava-evr-motion-file-sink'),
+        { rtspUrl: STREET_MP4 },
+        { mediaRoot: dir.path },
+      );
+      // People walk through the whole 40 s: activations capped at 30 s follow each other.
+      assert.ok((evr.counters.recordings ?? 0) >= 1);
+      const folder = join(dir.path, 'var/media');
+      for (const f of readdirSync(folder)) {
+        const p = await probe(join(folder, f));
+        assert.ok(p.firstKey && p.codec === 'h264' && p.duration > 0 && p.duration <= 31, `${f}: ${JSON.stringify(p)}`);
+      }
+    } finally {
+      dir.remove();
+    }
   });
 });
 
