@@ -101,9 +101,14 @@ describe('HttpExtension protocol behaviour, against a test double', () => {
       res.end(body);
     });
     try {
-      const { messages, counters } = await runInProcess(avaTopology(), { rtspUrl: clip3, inferencingUrl: double.url });
+      const { messages, counters, notices } = await runInProcess(avaTopology(), {
+        rtspUrl: clip3,
+        inferencingUrl: double.url,
+      });
       assert.deepEqual([counters.sent, counters.answered, counters.errors], [3, 0, 3]);
       assert.equal(messages.length, 3);
+      // Echoed on stderr, as network errors are.
+      assert.deepEqual(notices, Array(3).fill(`test: httpExtension: ${double.url}: HTTP 400: ${body}`));
       for (const m of messages) {
         const { eventTime: _t, ...properties } = m.properties;
         assert.deepEqual(properties, {

@@ -265,6 +265,10 @@ export class HttpExtensionNode implements RuntimeNode {
       return inferences;
     }
     this.counters.errors++;
+    if (status !== 503) {
+      // Echoed like network errors: an operator watching stderr sees why nothing is published.
+      this.context.notice(`${this.spec.name}: ${this.target.href}: HTTP ${status}: ${answer.text.slice(0, 200)}`);
+    }
     if (status === 503) {
       const seconds = retryAfterSeconds(answer.headers['retry-after']) ?? this.options.retryAfterDefaultSecs;
       this.backoffUntil = Date.now() + seconds * 1000;
