@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HxError } from '../errors.js';
-import { findFfmpeg } from './ffmpeg.js';
+import { findFfmpeg, hasFpsMode } from './ffmpeg.js';
 import { type AccessUnit, TsDemuxer } from './mpegts.js';
 import type { SourceSpec } from './topology.js';
 
@@ -64,6 +64,7 @@ export function ffmpegArgs(
   source: SourceSpec,
   realtime: boolean,
   outputs: SourceOutputs = { frames: true, packets: false },
+  fpsMode = true,
 ): string[] {
   const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info'];
   let input = source.url;
@@ -83,7 +84,7 @@ export function ffmpegArgs(
   if (outputs.frames) {
     // showinfo prints each frame's PTS and size on stderr, in frame order: the only per-frame metadata a rawvideo
     // pipe can carry. passthrough: never duplicate or drop frames to fake a constant rate.
-    args.push('-map', '0:v:0', '-an', '-vf', 'showinfo', '-fps_mode', 'passthrough');
+    args.push('-map', '0:v:0', '-an', '-vf', 'showinfo', fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   }
   if (outputs.packets) {
@@ -170,7 +171,8 @@ export class VideoSource {
 
   private async *runOnce(): AsyncGenerator<SourceItem> {
     const outputs = this.outputs;
-    const child = spawn(findFfmpeg(this.options.ffmpegPath), ffmpegArgs(this.spec, this.options.realtime, outputs), {
+    const ffmpeg = findFfmpeg(this.options.ffmpegPath);
+    const child = spawn(ffmpeg, ffmpegArgs(this.spec, this.options.realtime, outputs, hasFpsMode(ffmpeg)), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // Its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg after the requests in flight
       // (it would otherwise exit 255 first and look like a failed source). If we die, it dies of a broken pipe.
