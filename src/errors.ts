@@ -49,6 +49,10 @@ export const ERRORS = {
   HX_ERR_PIPELINE_UNSUPPORTED: { status: 500, message: 'The topology uses a node type the runner does not support' },
   HX_ERR_PIPELINE_PARAMETER: { status: 500, message: 'A topology parameter has no value' },
   HX_ERR_PIPELINE_SOURCE: { status: 500, message: 'The video source failed' },
+  HX_ERR_PIPELINE_EXTENSION: {
+    status: 500,
+    message: 'The extension refused the pipeline for good (401 or 403): retrying cannot help',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

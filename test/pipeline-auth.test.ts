@@ -4,8 +4,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
+import { parseTopology } from '../src/pipeline/topology.js';
 import {
   avaTopology,
+  CollectingSink,
   fixturePath,
   json,
   type ReceivedRequest,
@@ -127,20 +130,34 @@ describe('extension credentials and TLS', () => {
     });
   }
 
-  test('Digest with a wrong password: 401 becomes a ProtocolError with the answer body', async () => {
+  test('Digest with a wrong password: a ProtocolError with the answer body, then the pipeline ends (no retry for ever)', async () => {
     const digest = digestDouble('SHA-256', 'camera', 'right');
     const double = await startDouble(digest.handler);
     try {
-      const { counters, messages } = await runInProcess(
-        avaTopology(endpoint('${inferencingUrl}', { credentials: usernamePassword('camera', 'wrong') })),
-        { rtspUrl: clip, inferencingUrl: double.url },
+      const sink = new CollectingSink();
+      const runner = new PipelineRunner(
+        parseTopology(
+          avaTopology(endpoint('${inferencingUrl}', { credentials: usernamePassword('camera', 'wrong') })),
+          {
+            rtspUrl: clip,
+            inferencingUrl: double.url,
+          },
+        ),
+        'test',
+        sink,
+        { realtime: false, retryAfterDefaultSecs: 1, requestTimeoutMs: 10_000 },
       );
-      assert.deepEqual([counters.sent, counters.answered, counters.errors], [3, 0, 3]);
-      assert.deepEqual(messages[0]!.body, {
-        protocol: 'http',
-        errorCode: '401',
-        errorMessage: '{"code":"HX_ERR_AUTH_REQUIRED"}',
+      await assert.rejects(runner.run(), (error: Error) => {
+        assert.equal((error as { code?: string }).code, 'HX_ERR_PIPELINE_EXTENSION');
+        assert.match(error.message, /answered 401 \(credentials refused\): stopping this pipeline$/);
+        return true;
       });
+      const counters = runner.counters();
+      assert.deepEqual([counters.sent, counters.answered, counters.errors], [1, 0, 1]);
+      assert.deepEqual(
+        sink.messages.map((m) => m.body),
+        [{ protocol: 'http', errorCode: '401', errorMessage: '{"code":"HX_ERR_AUTH_REQUIRED"}' }],
+      );
       assert.equal(digest.seen.filter((s) => s.ok).length, 0);
     } finally {
       await double.close();
@@ -201,6 +218,21 @@ describe('extension credentials and TLS', () => {
       ],
       ['CA not trusted', 'ip', {}, [], 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
       ['CA not trusted, ignoreSignature', 'ip', { ignoreSignature: 'true' }, [], undefined],
+      // ignoreSignature skips the chain check only: the host name is still checked.
+      [
+        'CA not trusted, ignoreSignature, wrong host name',
+        'extension-test',
+        { ignoreSignature: 'true' },
+        [],
+        'ERR_TLS_CERT_ALTNAME_INVALID',
+      ],
+      [
+        'CA not trusted, wrong host name, both ignored',
+        'extension-test',
+        { ignoreSignature: 'true', ignoreHostname: 'true' },
+        [],
+        undefined,
+      ],
     ];
     for (const [name, cert, validation, certificates, errorCode] of cases) {
       test(name, async () => {

@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import type { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { ProgressDisplay } from '../src/pipeline/progress.js';
-import { fixturePath, freePort, runCli, STREET_MP4, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
+import {
+  fixturePath,
+  freePort,
+  runCli,
+  STREET_MP4,
+  startBroker,
+  streetClip,
+  type TempDir,
+  tempDir,
+} from './helpers/pipeline.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const LVA1 = fixturePath('topologies/lva1-httpExtension.json');
@@ -117,6 +126,37 @@ describe('pipeline command', () => {
     for (const line of lines) JSON.parse(line);
   });
 
+  test('exit codes scripts can trust: 1 when the extension answered nothing, 0 for a pipeline without one', async () => {
+    const down = await freePort(); // nothing listens there
+    const failed = await runCli([
+      'pipeline',
+      fixturePath('topologies/ava-httpExtensionOpenVINO.json'),
+      '--set',
+      `rtspUrl=${clip}`,
+      '--set',
+      `inferencingUrl=http://127.0.0.1:${down}/score`,
+      '--name',
+      'down',
+      '--as-fast-as-possible',
+      '--no-progress',
+    ]);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /down: the extension answered none of (\d+) requests \(\1 failed\)\n/);
+    assert.ok(failed.messages.every((m) => m.properties.eventType.endsWith('Diagnostics.ProtocolError')));
+    assert.match(failed.stderr, /ECONNREFUSED/);
+
+    const motion = await runCli([
+      'pipeline',
+      fixturePath('topologies/ava-motion-detection.json'),
+      '--set',
+      `rtspUrl=${clip}`,
+      '--as-fast-as-possible',
+      '--no-progress',
+    ]);
+    assert.equal(motion.code, 0, motion.stderr);
+    assert.ok(motion.messages.length > 0); // people walk in the street clip
+  });
+
   test('progress line: frames read, sent, dropped, answered, errors and rate', () => {
     const counters = { read: 120, sampled: 24, dropped: 4, sent: 20, answered: 19, errors: 1, published: 19 };
     const runner = { name: 'cam1', counters: () => counters } as unknown as PipelineRunner;
@@ -129,26 +169,21 @@ describe('pipeline command', () => {
 
 describe('MQTT sink, with a real broker', () => {
   let server: TestServer;
-  let broker: ChildProcess;
-  let port: number;
+  let broker: { url: string; stop(): void };
   let dir: TempDir;
   before(async () => {
     server = await startTestServer({ workers: 1 });
     dir = tempDir();
-    port = await freePort();
-    const conf = dir.file('mosquitto.conf', `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-    const binary = process.env.PATH?.split(':').some((p) => p === '/usr/sbin') ? 'mosquitto' : '/usr/sbin/mosquitto';
-    broker = spawn(binary, ['-c', conf], { stdio: 'ignore' });
-    broker.on('error', () => {});
+    broker = await startBroker(dir);
   });
   after(async () => {
-    broker.kill('SIGTERM');
+    broker.stop();
     await server.close();
     dir.remove();
   });
 
   test('LVA 2.0 at 20 samples per second: every frame on httpextension/{pipeline}/{output}, with the vendor properties', async () => {
-    const url = `mqtt://127.0.0.1:${port}`;
+    const url = broker.url;
     // The broker may take a moment to listen: the client retries.
     const subscriber = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 100, connectTimeout: 5000 });
     const received: { topic: string; body: unknown; properties: unknown }[] = [];

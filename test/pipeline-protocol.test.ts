@@ -43,6 +43,43 @@ describe('HttpExtension protocol behaviour, against a test double', () => {
     }
   });
 
+  test('LVA topologies send Accept: application/json, */*; an answer {"inferences": []} publishes nothing', async () => {
+    const double = await startDouble((_r, _i, res) => json(res, 200, { inferences: [] }));
+    try {
+      const lva = { ...(avaTopology() as Record<string, unknown>), '@apiVersion': '2.0' };
+      const { messages, counters } = await runInProcess(lva, { rtspUrl: clip3, inferencingUrl: double.url });
+      assert.deepEqual(
+        double.requests.map((r) => r.headers.accept),
+        ['application/json, */*', 'application/json, */*', 'application/json, */*'],
+      );
+      assert.deepEqual(messages, []);
+      assert.deepEqual([counters.sent, counters.answered, counters.errors], [3, 3, 0]);
+    } finally {
+      await double.close();
+    }
+  });
+
+  test('JSON outside the inference schema is forwarded as it is; extra top-level keys are kept', async () => {
+    const answers = [
+      { result: 'dark', score: 0.2 },
+      { inferences: [{ type: 'motion', motion: {} }], modelVersion: '7' },
+    ];
+    const double = await startDouble((_r, i, res) => json(res, 200, answers[i % 2]));
+    try {
+      const { messages } = await runInProcess(avaTopology(), { rtspUrl: clip3, inferencingUrl: double.url });
+      assert.deepEqual(
+        messages.map((m) => m.body),
+        [
+          { timestamp: 0, result: 'dark', score: 0.2 },
+          { timestamp: 9000, inferences: [{ type: 'motion', motion: {} }], modelVersion: '7' },
+          { timestamp: 18_000, result: 'dark', score: 0.2 },
+        ],
+      );
+    } finally {
+      await double.close();
+    }
+  });
+
   test('204 publishes nothing', async () => {
     const double = await startDouble((_r, _i, res) => {
       res.writeHead(204);
@@ -64,9 +101,14 @@ describe('HttpExtension protocol behaviour, against a test double', () => {
       res.end(body);
     });
     try {
-      const { messages, counters } = await runInProcess(avaTopology(), { rtspUrl: clip3, inferencingUrl: double.url });
+      const { messages, counters, notices } = await runInProcess(avaTopology(), {
+        rtspUrl: clip3,
+        inferencingUrl: double.url,
+      });
       assert.deepEqual([counters.sent, counters.answered, counters.errors], [3, 0, 3]);
       assert.equal(messages.length, 3);
+      // Echoed on stderr, as network errors are.
+      assert.deepEqual(notices, Array(3).fill(`test: httpExtension: ${double.url}: HTTP 400: ${body}`));
       for (const m of messages) {
         const { eventTime: _t, ...properties } = m.properties;
         assert.deepEqual(properties, {

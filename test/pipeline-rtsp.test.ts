@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: topologies write their parameters as ${name} in plain strings
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -8,14 +9,24 @@ import { findFfmpeg } from '../src/pipeline/ffmpeg.js';
 import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { parseTopology } from '../src/pipeline/topology.js';
 import { validateResponse } from '../src/schema/validate.js';
-import { avaTopology, CollectingSink, freePort, STREET_MP4 } from './helpers/pipeline.js';
+import { avaTopology, CollectingSink, fixturePath, freePort, STREET_MP4, tempDir } from './helpers/pipeline.js';
+import { startRtspTcpServer } from './helpers/rtsp-tcp-server.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { probe } from './helpers/videos.js';
 
 /**
  * RtspSource end to end: ffmpeg publishes street.mp4 at its native rate into an RTSP server on 127.0.0.1 (the
  * rtsp-streaming-server package, which serves RTP over UDP), the runner reads it with credentials, samples it by
  * PTS and feeds our server.
  */
+function viewerEndpoint(password: string): object {
+  return {
+    '@type': '#Microsoft.VideoAnalyzer.UnsecuredEndpoint',
+    url: '${rtspUrl}',
+    credentials: { '@type': '#Microsoft.VideoAnalyzer.UsernamePasswordCredentials', username: 'viewer', password },
+  };
+}
+
 describe('RTSP source', () => {
   let server: TestServer;
   let rtsp: ChildProcess;
@@ -65,24 +76,41 @@ describe('RTSP source', () => {
     await server.close();
   });
 
-  test('reconnects until the stream is published, then samples it by PTS at 2 per second', async () => {
+  test('a path nobody publishes (404) and a wrong password (401) end the pipeline with a diagnostics event', async () => {
+    for (const [path, password, event, code] of [
+      ['nothing-here', 'p@ss word', 'ProtocolError', '404'],
+      ['street', 'wrong', 'AuthorizationError', '401'],
+    ] as const) {
+      const sink = new CollectingSink();
+      const plan = parseTopology(avaTopology({}, { endpoint: viewerEndpoint(password) }), {
+        rtspUrl: clientUrl.replace(/street$/, path),
+        inferencingUrl: server.at('/score'),
+      });
+      const runner = new PipelineRunner(plan, 'cam', sink, {
+        realtime: true,
+        retryAfterDefaultSecs: 1,
+        requestTimeoutMs: 10_000,
+        reconnectDelayMs: 50,
+      });
+      await assert.rejects(runner.run(), (error: Error) => {
+        assert.equal((error as { code?: string }).code, 'HX_ERR_PIPELINE_SOURCE');
+        assert.match(error.message, new RegExp(`^rtspSource: the camera answered ${code} .*: not reconnecting$`));
+        return true;
+      });
+      assert.equal(sink.messages.length, 1);
+      assert.equal(sink.messages[0]!.properties.eventType, `Microsoft.VideoAnalyzer.Diagnostics.${event}`);
+      assert.equal(sink.messages[0]!.properties.subject, '/livePipelines/cam/sources/rtspSource');
+      assert.equal(sink.messages[0]!.body.errorCode, code);
+    }
+  });
+
+  test('reads the published stream and samples it by PTS at 2 per second', async () => {
     const sink = new CollectingSink();
     const notices: string[] = [];
     const plan = parseTopology(
       avaTopology(
         { samplingOptions: { maximumSamplesPerSecond: '2' } },
-        {
-          transport: 'udp',
-          endpoint: {
-            '@type': '#Microsoft.VideoAnalyzer.UnsecuredEndpoint',
-            url: '${rtspUrl}',
-            credentials: {
-              '@type': '#Microsoft.VideoAnalyzer.UsernamePasswordCredentials',
-              username: 'viewer',
-              password: 'p@ss word',
-            },
-          },
-        },
+        { transport: 'udp', endpoint: viewerEndpoint('p@ss word') },
       ),
       { rtspUrl: clientUrl, inferencingUrl: server.at('/score') },
     );
@@ -93,24 +121,26 @@ describe('RTSP source', () => {
       reconnectDelayMs: 250,
       onNotice: (m) => notices.push(m),
     });
-    const running = runner.run();
-    // Nothing is published yet: the runner's first attempts fail and it retries with back-off.
-    await new Promise((resolve) => setTimeout(resolve, 400));
     publisher = spawn(
       findFfmpeg(),
-      ['-hide_banner', '-loglevel', 'error', '-re', '-i', STREET_MP4, '-c', 'copy', '-f', 'rtsp', publishUrl],
-      { stdio: 'ignore' },
+      ['-hide_banner', '-loglevel', 'info', '-re', '-i', STREET_MP4, '-c', 'copy', '-f', 'rtsp', publishUrl],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    // ffmpeg names its output once the server accepted RECORD: the path exists from then on.
+    await new Promise<void>((resolve) => {
+      let text = '';
+      publisher!.stderr!.setEncoding('utf8').on('data', (t: string) => {
+        text += t;
+        if (text.includes('Output #0, rtsp')) resolve();
+      });
+    });
+    const running = runner.run();
     const deadline = Date.now() + 60_000;
     while (sink.messages.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     runner.stop();
     const counters = await running;
 
     assert.ok(sink.messages.length >= 4, `${sink.messages.length} messages; notices: ${notices.join(' | ')}`);
-    assert.ok(
-      notices.some((n) => /reconnecting in \d+ ms/.test(n)),
-      notices.join(' | '),
-    );
     assert.ok(logins.includes('viewer:p@ss word'));
     const stamps = sink.messages.map((m) => m.body.timestamp as number);
     for (let i = 1; i < stamps.length; i++) {
@@ -151,5 +181,44 @@ describe('RTSP source', () => {
     assert.equal(notices[0], 'silent: rtspSource: no video for 1000 ms; reconnecting in 50 ms');
     assert.equal(notices[1], 'silent: rtspSource: no video for 1000 ms; reconnecting in 100 ms');
     assert.ok(connections >= 1); // the stall was the silent server's, not a failed start
+  });
+});
+
+describe('RTSP over TCP (RTP interleaved), as the vendor topologies read cameras', () => {
+  test('ava-evr-motion-file-sink records from a TCP-only camera', async () => {
+    const dir = tempDir();
+    const camera = await startRtspTcpServer(STREET_MP4, dir.path);
+    try {
+      const sink = new CollectingSink();
+      const plan = parseTopology(
+        JSON.parse(readFileSync(fixturePath('topologies/ava-evr-motion-file-sink.json'), 'utf8')),
+        { rtspUrl: camera.url },
+      );
+      assert.equal(plan.source.transport, 'tcp');
+      const runner = new PipelineRunner(plan, 'tcpcam', sink, {
+        realtime: true,
+        retryAfterDefaultSecs: 1,
+        requestTimeoutMs: 10_000,
+        mediaRoot: dir.path,
+      });
+      const running = runner.run();
+      // People walk through the street scene from the start: the gate opens; stop once a recording has begun.
+      while (!sink.messages.some((m) => m.properties.eventType.endsWith('RecordingStarted'))) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      runner.stop();
+      const counters = await running;
+      assert.equal(counters.recordings, 1);
+      assert.ok(
+        camera.setups.every((t) => /RTP\/AVP\/TCP/.test(t)),
+        camera.setups.join(' | '),
+      );
+      const path = (sink.messages[0]!.body as { outputLocation: string }).outputLocation;
+      const p = await probe(path);
+      assert.ok(p.codec === 'h264' && p.firstKey && p.duration > 0, JSON.stringify(p));
+    } finally {
+      await camera.close();
+      dir.remove();
+    }
   });
 });

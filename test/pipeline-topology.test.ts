@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { HxError } from '../src/errors.js';
-import { parseTopology } from '../src/pipeline/topology.js';
+import { parseTopology, SUPPORTED_TYPES } from '../src/pipeline/topology.js';
 import { avaTopology, fixturePath } from './helpers/pipeline.js';
 
 function vendor(name: string): unknown {
@@ -62,7 +62,18 @@ describe('vendor topologies', () => {
   test('LVA 1.0: MediaGraph spelling, frame-rate filter, ImageFormatEncoded', () => {
     const plan = parseTopology(vendor('lva1-httpExtension'), { ...STREET, imageEncoding: 'jpeg', frameRate: '3' });
     assert.equal(plan.apiVersion, '1.0');
-    assert.deepEqual(plan.extensions[0]!.maximumSamplesPerSecond, [3]);
+    // The frame-rate filter is a node of its own in front of the extension.
+    assert.deepEqual(plan.extensions[0]!.maximumSamplesPerSecond, []);
+    assert.deepEqual(
+      plan.nodes.map((n) => [n.type, n.name]),
+      [
+        ['RtspSource', 'rtspSource'],
+        ['FrameRateFilterProcessor', 'frameRateFilter'],
+        ['HttpExtension', 'httpExtension'],
+        ['IotHubMessageSink', 'hubSink'],
+      ],
+    );
+    assert.equal(plan.nodes[1]!.type === 'FrameRateFilterProcessor' && plan.nodes[1]!.maximumFps, 3);
     assert.deepEqual(plan.extensions[0]!.format, { kind: 'jpeg', quality: 90 });
     assert.equal(plan.sinks[0]!.hubOutputName, 'inferenceOutput');
   });
@@ -73,26 +84,27 @@ describe('vendor topologies', () => {
     assert.deepEqual(plan.extensions[0]!.maximumSamplesPerSecond, [20]);
   });
 
+  const RUNS = `, which runs ${SUPPORTED_TYPES.join(', ')}`;
   const refused: [string, string][] = [
     [
       'ava-cvr-with-httpExtension',
-      'node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
       'ava-evr-httpExtension-video-sink',
-      'node "signalGateProcessor" (#Microsoft.VideoAnalyzer.SignalGateProcessor), node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) are not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
       'ava-line-crossing',
-      'node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor), node "lineCrossing" (#Microsoft.VideoAnalyzer.LineCrossingProcessor) are not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor), node "lineCrossing" (#Microsoft.VideoAnalyzer.LineCrossingProcessor) are not supported by the runner${RUNS}`,
     ],
     [
       'ava-motion-with-httpExtension',
-      'node "motionDetection" (#Microsoft.VideoAnalyzer.MotionDetectionProcessor), node "signalGateProcessor" (#Microsoft.VideoAnalyzer.SignalGateProcessor), node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) are not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
       'ava-object-tracking',
-      'node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor) is not supported by the runner, which runs RtspSource, HttpExtension, FrameRateFilterProcessor, IotHubMessageSink',
+      `node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor) is not supported by the runner${RUNS}`,
     ],
   ];
   for (const [name, message] of refused) {
@@ -202,6 +214,205 @@ describe('node options', () => {
     assert.equal(
       error.message,
       'rtspSource.endpoint.url must be an rtsp:// URL, a file path or a file:// URL, not http://cam/stream',
+    );
+  });
+});
+
+describe('the graph', () => {
+  const values = { rtspUrl: 'a.mp4', inferencingUrl: 'http://ext/score' };
+  function withNodes(processors: object[], sinks: object[]): object {
+    const base = avaTopology() as { properties: Record<string, unknown> };
+    return { ...base, properties: { ...base.properties, processors, sinks } };
+  }
+  const motion = (name: string, input = 'rtspSource') => ({
+    '@type': '#Microsoft.VideoAnalyzer.MotionDetectionProcessor',
+    name,
+    inputs: [{ nodeName: input }],
+  });
+  const hub = (input: string, selectors?: object[]) => ({
+    '@type': '#Microsoft.VideoAnalyzer.IotHubMessageSink',
+    name: 'hubSink',
+    hubOutputName: 'out',
+    inputs: [{ nodeName: input, ...(selectors ? { outputSelectors: selectors } : {}) }],
+  });
+
+  test('every vendor EVR / motion topology the runner supports parses, in topological order', () => {
+    const plan = parseTopology(vendor('ava-evr-motion-file-sink'), STREET);
+    assert.deepEqual(
+      plan.nodes.map((n) => n.name),
+      ['rtspSource', 'motionDetection', 'signalGateProcessor', 'fileSink'],
+    );
+    const gate = plan.nodes[2]!;
+    assert.ok(gate.type === 'SignalGateProcessor');
+    assert.deepEqual(gate.gate, {
+      activationEvaluationWindowMs: 1000,
+      activationSignalOffsetMs: 0,
+      minimumActivationTimeMs: 10_000,
+      maximumActivationTimeMs: 30_000,
+    });
+    const motionNode = plan.nodes[1]!;
+    assert.ok(motionNode.type === 'MotionDetectionProcessor');
+    assert.deepEqual(motionNode.motion, {
+      sensitivity: 'medium',
+      outputMotionRegion: true,
+      eventAggregationWindowMs: 1000,
+    });
+    const file = plan.nodes[3]!;
+    assert.ok(file.type === 'FileSink');
+    assert.deepEqual(file.file, {
+      name: 'fileSink',
+      baseDirectoryPath: '/var/media',
+      fileNamePattern:
+        'sampleFilesFromEVR-motion-${System.TopologyName}-${System.PipelineName}-filesinkOutput-${System.Runtime.DateTime}',
+      maximumSizeMiB: 512,
+    });
+    assert.deepEqual(
+      parseTopology(vendor('ava-evr-hubMessage-file-sink'), STREET).nodes.map((n) => n.type),
+      ['RtspSource', 'IotHubMessageSource', 'SignalGateProcessor', 'FileSink'],
+    );
+    assert.equal(parseTopology(vendor('ava-motion-detection'), STREET).nodes.length, 3);
+  });
+
+  const bad: [string, object, string][] = [
+    [
+      'a cycle',
+      withNodes(
+        [
+          { ...motion('a'), '@type': '#Microsoft.VideoAnalyzer.HttpExtension', inputs: [{ nodeName: 'b' }] },
+          { ...motion('b'), '@type': '#Microsoft.VideoAnalyzer.HttpExtension', inputs: [{ nodeName: 'a' }] },
+        ].map((n) => ({ ...n, endpoint: { '@type': '#Microsoft.VideoAnalyzer.UnsecuredEndpoint', url: 'http://x' } })),
+        [hub('a')],
+      ),
+      "the topology has a cycle: a -> b -> a (each node reads the next one's output)",
+    ],
+    [
+      'a dangling input',
+      withNodes([motion('md', 'nowhere')], [hub('md')]),
+      'node "md" has input "nowhere", which is not a node',
+    ],
+    [
+      'a sink whose selectors leave it nothing',
+      withNodes([motion('md')], [hub('md', [{ property: 'mediaType', operator: 'is', value: 'video' }])]),
+      'node "hubSink" (IotHubMessageSink) reads "md" (MotionDetectionProcessor), which gives it nothing it consumes: "md" emits video and application before outputSelectors, "hubSink" consumes application',
+    ],
+    [
+      'a hub sink on the source',
+      withNodes([], [hub('rtspSource')]),
+      'node "hubSink" (IotHubMessageSink) reads "rtspSource" (RtspSource), which gives it nothing it consumes: "rtspSource" emits video, "hubSink" consumes application',
+    ],
+    [
+      'motion detection behind another node',
+      withNodes([motion('md1'), motion('md2', 'md1')], [hub('md2')]),
+      'node "md2" (MotionDetectionProcessor) must read the RtspSource directly',
+    ],
+    [
+      'a gate without an event input',
+      withNodes(
+        [
+          {
+            '@type': '#Microsoft.VideoAnalyzer.SignalGateProcessor',
+            name: 'gate',
+            inputs: [{ nodeName: 'rtspSource' }],
+          },
+        ],
+        [
+          {
+            '@type': '#Microsoft.VideoAnalyzer.FileSink',
+            name: 'file',
+            inputs: [{ nodeName: 'gate' }],
+            baseDirectoryPath: '/m',
+            fileNamePattern: 'x-${System.Runtime.DateTime}',
+            maximumSizeMiB: '1',
+          },
+        ],
+      ),
+      'node "gate" (SignalGateProcessor) needs at least one event input (motion, an extension, hub messages)',
+    ],
+    [
+      'a file sink on the source',
+      withNodes(
+        [],
+        [
+          {
+            '@type': '#Microsoft.VideoAnalyzer.FileSink',
+            name: 'file',
+            inputs: [{ nodeName: 'rtspSource' }],
+            baseDirectoryPath: '/m',
+            fileNamePattern: 'x-${System.Runtime.DateTime}',
+          },
+        ],
+      ),
+      'node "file" (FileSink) must read a SignalGateProcessor (it records one file per activation)',
+    ],
+    [
+      'a file name without a system variable',
+      withNodes(
+        [],
+        [
+          {
+            '@type': '#Microsoft.VideoAnalyzer.FileSink',
+            name: 'file',
+            inputs: [{ nodeName: 'rtspSource' }],
+            baseDirectoryPath: '/m',
+            fileNamePattern: 'x',
+          },
+        ],
+      ),
+      'file.fileNamePattern must contain at least one system variable, e.g. ${System.Runtime.DateTime}',
+    ],
+    [
+      'an unknown system variable',
+      withNodes(
+        [],
+        [
+          {
+            '@type': '#Microsoft.VideoAnalyzer.FileSink',
+            name: 'file',
+            inputs: [{ nodeName: 'rtspSource' }],
+            baseDirectoryPath: '/m',
+            fileNamePattern: 'x-${System.Time}',
+          },
+        ],
+      ),
+      'file.fileNamePattern: ${System.Time} is not a system variable (there are: System.TopologyName, System.PipelineName, System.GraphTopologyName, System.GraphInstanceName, System.DateTime, System.Runtime.DateTime, System.Runtime.PreciseDateTime)',
+    ],
+    [
+      'a bad duration',
+      withNodes([{ ...motion('md'), eventAggregationWindow: '1 second' }], [hub('md')]),
+      'md.eventAggregationWindow must be an ISO 8601 duration such as PT1S or -PT5S, not "1 second"',
+    ],
+    [
+      'an extension URL without a scheme',
+      avaTopology(),
+      'httpExtension.endpoint.url must be an http:// or https:// URL, not ext:5001/score',
+    ],
+  ];
+  for (const [what, topology, message] of bad) {
+    test(`refuses ${what}`, () => {
+      const error = refusal(() =>
+        parseTopology(topology, what.includes('scheme') ? { ...values, inferencingUrl: 'ext:5001/score' } : values),
+      );
+      assert.equal(error.code, 'HX_ERR_PIPELINE_TOPOLOGY');
+      assert.equal(error.message, message);
+    });
+  }
+
+  test('Cognitive Services nodes are refused as out of scope', () => {
+    const topology = withNodes(
+      [
+        {
+          '@type': '#Microsoft.VideoAnalyzer.CognitiveServicesVisionProcessor',
+          name: 'spatial',
+          inputs: [{ nodeName: 'rtspSource' }],
+        },
+      ],
+      [hub('spatial')],
+    );
+    const error = refusal(() => parseTopology(topology, values));
+    assert.equal(error.code, 'HX_ERR_PIPELINE_UNSUPPORTED');
+    assert.match(
+      error.message,
+      /^node "spatial" \(#Microsoft\.VideoAnalyzer\.CognitiveServicesVisionProcessor\): Cognitive Services/,
     );
   });
 });

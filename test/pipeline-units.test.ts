@@ -5,6 +5,7 @@ import { retryAfterSeconds } from '../src/pipeline/http-extension-node.js';
 import { placementFor } from '../src/pipeline/image-encoder.js';
 import { unpadInferences } from '../src/pipeline/pipeline-message.js';
 import { PtsSampler } from '../src/pipeline/sampler.js';
+import { ffmpegArgs } from '../src/pipeline/video-source.js';
 import type { Rectangle } from '../src/schema/inference.js';
 
 function sampled(rate: number, pts: number[]): number[] {
@@ -122,5 +123,29 @@ describe('Retry-After', () => {
     const inTenSeconds = new Date(Date.now() + 10_000).toUTCString();
     const s = retryAfterSeconds(inTenSeconds)!;
     assert.ok(s > 8 && s <= 10, String(s));
+  });
+});
+
+describe('ffmpegArgs', () => {
+  const rtsp = { name: 'cam', kind: 'rtsp', url: 'rtsp://cam/live', transport: 'tcp' } as const;
+  test('RTSP over TCP, -fps_mode passthrough, and both outputs on one clock', () => {
+    const args = ffmpegArgs(rtsp, false, { frames: true, packets: true });
+    assert.deepEqual(args.slice(args.indexOf('-rtsp_transport'), args.indexOf('-rtsp_transport') + 2), [
+      '-rtsp_transport',
+      'tcp',
+    ]);
+    assert.ok(args.join(' ').includes('-fps_mode passthrough -f rawvideo -pix_fmt rgb24 pipe:1'));
+    assert.ok(
+      args.join(' ').includes('-c:v copy -muxdelay 0 -muxpreload 0 -avoid_negative_ts disabled -f mpegts pipe:3'),
+    );
+    assert.ok(!args.includes('-vsync'));
+  });
+
+  test('an ffmpeg older than 5.1 (the bundled static build) gets -vsync; packets only means no decoding', () => {
+    assert.ok(
+      ffmpegArgs(rtsp, false, { frames: true, packets: false }, false).join(' ').includes('-vsync passthrough'),
+    );
+    const packets = ffmpegArgs(rtsp, false, { frames: false, packets: true });
+    assert.ok(!packets.includes('rawvideo') && !packets.includes('showinfo'));
   });
 });

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { HxError } from '../errors.js';
 import type { LivePipeline } from '../pipeline/live-pipeline.js';
 import type { MessageSink } from '../pipeline/message-sink.js';
+import type { HubInput } from '../pipeline/nodes/hub-message-source.js';
 
 interface PipelineFlags {
   set?: string[];
@@ -18,6 +19,8 @@ interface PipelineFlags {
   requestTimeoutMs: number;
   rtspStallTimeoutMs: number;
   ffmpeg?: string;
+  mediaRoot?: string;
+  mqttInputTopic: string;
   progress: boolean;
 }
 
@@ -79,6 +82,8 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
     );
   }
   const sink = sinks.length === 1 ? sinks[0]! : new FanOutSink(sinks);
+  const mqtt = sinks.find((s) => s instanceof MqttSink) as { hubInput(topic: string): HubInput } | undefined;
+  const hubInput = mqtt?.hubInput(flags.mqttInputTopic);
 
   const runners = plans.map(
     ({ pipeline, plan }) =>
@@ -88,20 +93,27 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
         requestTimeoutMs: flags.requestTimeoutMs,
         stallTimeoutMs: flags.rtspStallTimeoutMs,
         ...(flags.ffmpeg === undefined ? {} : { ffmpegPath: flags.ffmpeg }),
+        ...(flags.mediaRoot === undefined ? {} : { mediaRoot: flags.mediaRoot }),
+        ...(hubInput === undefined ? {} : { hubInput }),
         onNotice: log,
       }),
   );
   for (const { pipeline, plan } of plans) {
     log(
-      `${pipeline.name}: ${plan.topologyName} from ${plan.source.kind} ${redact(plan.source.url)} to ${plan.extensions.map((e) => e.endpoint.url).join(', ')}`,
+      `${pipeline.name}: ${plan.topologyName} from ${plan.source.kind} ${redact(plan.source.url)}: ${plan.nodes
+        .filter((n) => n.type !== 'RtspSource')
+        .map((n) => (n.type === 'HttpExtension' ? `${n.name} (${n.extension.endpoint.url})` : n.name))
+        .join(', ')}`,
     );
   }
   const progress = flags.progress ? new ProgressDisplay(runners) : undefined;
   progress?.start();
 
   let signals = 0;
+  let stopped = false;
   const stop = (signal: NodeJS.Signals) => {
     signals++;
+    stopped = true;
     if (signals > 1) process.exit(130); // a second Ctrl-C means "now"
     log(`${signal}: stopping (waiting for requests in flight)`);
     for (const runner of runners) runner.stop();
@@ -119,8 +131,13 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
     if (result.status === 'fulfilled') {
       const c = result.value;
       log(
-        `${name}: read ${c.read}, sent ${c.sent}, dropped ${c.dropped}, answered ${c.answered}, errors ${c.errors}, published ${c.published}`,
+        `${name}: read ${c.read}, sent ${c.sent}, dropped ${c.dropped}, answered ${c.answered}, errors ${c.errors}, published ${c.published}${c.recordings === undefined ? '' : `, recordings ${c.recordings}`}`,
       );
+      // A script must be able to tell "the extension answered" from "every request failed" (or it never ran).
+      if (runners[i]!.extensions.length > 0 && c.answered === 0 && !(stopped && c.sent === 0)) {
+        failed++;
+        log(`${name}: the extension answered none of ${c.sent} requests (${c.errors} failed)`);
+      }
     } else {
       failed++;
       const e = result.reason as unknown;
@@ -160,6 +177,12 @@ export function registerPipelineCommand(program: Command): void {
     .option('--request-timeout-ms <ms>', 'deadline for one extension request', positive, 30_000)
     .option('--rtsp-stall-timeout-ms <ms>', 'reconnect a camera that sends no video for this long', positive, 15_000)
     .option('--ffmpeg <path>', 'ffmpeg binary (default: HX_FFMPEG, the system ffmpeg, else the bundled one)')
+    .option('--media-root <dir>', 'resolve the absolute paths a topology names (/var/media, ...) under this folder')
+    .option(
+      '--mqtt-input-topic <template>',
+      'topic IotHubMessageSource nodes read; {pipeline} and {input} (the hubInputName) are replaced',
+      'httpextension/{pipeline}/inputs/{input}',
+    )
     .option('--no-progress', 'no progress line on a TTY')
     .action(async (topologies: string[], flags: PipelineFlags) => {
       process.exitCode = await runPipelines(topologies, flags);

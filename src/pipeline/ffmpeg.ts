@@ -38,3 +38,19 @@ export function findFfmpeg(explicit?: string): string {
     );
   }
 }
+
+const fpsModeSupport = new Map<string, boolean>();
+
+/**
+ * Whether this ffmpeg has `-fps_mode` (5.1 and later), which replaces the deprecated `-vsync`; the static build
+ * bundled by `@ffmpeg-installer` predates it. Asked once per binary.
+ */
+export function hasFpsMode(ffmpeg: string): boolean {
+  let known = fpsModeSupport.get(ffmpeg);
+  if (known === undefined) {
+    const help = spawnSync(ffmpeg, ['-hide_banner', '-h', 'long'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    known = /^-fps_mode\s/m.test(help.stdout ?? '');
+    fpsModeSupport.set(ffmpeg, known);
+  }
+  return known;
+}

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, type Dispatcher, request } from 'undici';
+import { checkServerIdentity, type TLSSocket } from 'node:tls';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import { HxError } from '../errors.js';
 import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
+import type { MediaItem, NodeContext, RuntimeNode } from './graph.js';
 import { type EncodedImage, encodeFrame } from './image-encoder.js';
-import type { MessageSink } from './message-sink.js';
-import { inferenceMessage, type MessageNaming, protocolErrorMessage, unpadInferences } from './pipeline-message.js';
+import { protocolErrorMessage, unpadInferences } from './pipeline-message.js';
 import { PtsSampler } from './sampler.js';
 import type { HttpExtensionSpec } from './topology.js';
 import type { VideoFrame } from './video-source.js';
@@ -18,6 +20,7 @@ export interface NodeCounters {
   answered: number;
   /** 4xx/5xx answers and network errors (each one a ProtocolError diagnostics event). */
   errors: number;
+  /** Messages the pipeline published (every sink, diagnostics included). */
   published: number;
 }
 
@@ -25,9 +28,8 @@ export interface HttpExtensionNodeOptions {
   /** Back-off after a 503 without Retry-After. */
   retryAfterDefaultSecs: number;
   requestTimeoutMs: number;
-  /** hubOutputName of each sink that reads this node. */
-  outputNames: string[];
-  onNotice?: (message: string) => void;
+  /** Live: never wait for an answer (busy = drop). Else wait for each answer before taking the next frame. */
+  live: boolean;
 }
 
 /** What the vendor's node sent as User-Agent (protocol.md); some extensions log or check it. */
@@ -35,9 +37,11 @@ export const USER_AGENT = 'Azure Media Services';
 
 /**
  * The `HttpExtension` node: samples frames by PTS, scales and encodes them, POSTs them one at a time, and turns
- * answers into messages (200), nothing (204), back-off (503) or ProtocolError diagnostics (other errors).
+ * answers into events downstream (200), nothing (204), back-off (503) or ProtocolError diagnostics (other errors).
+ * Every frame goes on downstream, as the vendor's node passed them on (a sampled one with its answer attached when
+ * the runner waits for answers).
  */
-export class HttpExtensionNode {
+export class HttpExtensionNode implements RuntimeNode {
   readonly counters: NodeCounters = { sampled: 0, dropped: 0, sent: 0, answered: 0, errors: 0, published: 0 };
   private readonly samplers: PtsSampler[];
   private readonly dispatcher: Agent;
@@ -46,30 +50,52 @@ export class HttpExtensionNode {
   private digest: DigestSession | undefined;
   private readonly target: URL;
 
+  readonly name: string;
+
   constructor(
     readonly spec: HttpExtensionSpec,
-    private readonly naming: MessageNaming,
-    private readonly sink: MessageSink,
+    private readonly context: NodeContext,
+    private readonly emit: (item: MediaItem) => Promise<void>,
     private readonly options: HttpExtensionNodeOptions,
   ) {
+    this.name = spec.name;
     this.samplers = spec.maximumSamplesPerSecond.map((rate) => new PtsSampler(rate));
     this.target = new URL(spec.endpoint.url);
     const tls = spec.endpoint.tls;
+    const tlsOptions = tls
+      ? {
+          ...(tls.trustedCertificates.length > 0 ? { ca: tls.trustedCertificates } : {}),
+          rejectUnauthorized: !tls.ignoreSignature,
+          ...(tls.ignoreHostname ? { checkServerIdentity: () => undefined } : {}),
+        }
+      : {};
     this.dispatcher = new Agent({
       keepAliveTimeout: 30_000,
       connections: 1,
-      connect: tls
-        ? {
-            ...(tls.trustedCertificates.length > 0 ? { ca: tls.trustedCertificates } : {}),
-            rejectUnauthorized: !tls.ignoreSignature,
-            ...(tls.ignoreHostname ? { checkServerIdentity: () => undefined } : {}),
-          }
-        : {},
+      connect: tls?.ignoreSignature && !tls.ignoreHostname ? hostnameOnlyConnector(tlsOptions) : tlsOptions,
     });
   }
 
+  async receive(item: MediaItem): Promise<void> {
+    if (item.kind !== 'frame') return;
+    if (this.spec.skipSamplesWithoutAnnotation && item.annotations.length === 0) {
+      await this.emit(item);
+      return;
+    }
+    if (this.options.live) {
+      this.offer(item.frame);
+      await this.emit(item);
+      return;
+    }
+    const inferences = await this.process(item.frame);
+    await this.emit(inferences ? { ...item, annotations: [...item.annotations, ...inferences] } : item);
+  }
+
+  async end(): Promise<void> {
+    await this.close();
+  }
+
   private sample(frame: VideoFrame): boolean {
-    // In topology order: a frame-rate filter upstream only passes on what it accepted.
     for (const sampler of this.samplers) if (!sampler.accept(frame.pts90k)) return false;
     this.counters.sampled++;
     return true;
@@ -82,17 +108,19 @@ export class HttpExtensionNode {
       this.counters.dropped++;
       return;
     }
-    this.inFlight = this.send(frame).finally(() => {
-      this.inFlight = undefined;
-    });
+    this.inFlight = this.send(frame)
+      .then(() => {})
+      .finally(() => {
+        this.inFlight = undefined;
+      });
   }
 
-  /** As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped. */
-  async process(frame: VideoFrame): Promise<void> {
-    if (!this.sample(frame)) return;
+  /** As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped; returns the inferences. */
+  async process(frame: VideoFrame): Promise<unknown[] | undefined> {
+    if (!this.sample(frame)) return undefined;
     const wait = this.backoffUntil - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await this.send(frame);
+    return this.send(frame);
   }
 
   /** Resolves when no request is in flight. */
@@ -105,13 +133,13 @@ export class HttpExtensionNode {
     await this.dispatcher.close();
   }
 
-  private async send(frame: VideoFrame): Promise<void> {
+  private async send(frame: VideoFrame): Promise<unknown[] | undefined> {
     let image: EncodedImage;
     try {
       image = await encodeFrame(frame.rgb, frame.width, frame.height, this.spec.scale, this.spec.format);
     } catch (error) {
-      this.options.onNotice?.(`${this.spec.name}: cannot encode a frame: ${String(error)}`);
-      return;
+      this.context.notice(`${this.spec.name}: cannot encode a frame: ${String(error)}`);
+      return undefined;
     }
     this.counters.sent++;
     try {
@@ -119,15 +147,21 @@ export class HttpExtensionNode {
       if (answer.status === 401 && this.answerChallenge(answer.headers['www-authenticate'])) {
         answer = await this.post(image);
       }
-      await this.handle(answer, frame, image);
+      return await this.handle(answer, frame, image);
     } catch (error) {
       this.counters.errors++;
       const code = (error as { code?: unknown }).code;
       const message = error instanceof Error ? error.message : String(error);
-      this.options.onNotice?.(`${this.spec.name}: ${this.target.href}: ${message}`);
-      await this.publish(
-        protocolErrorMessage(this.naming, this.spec.name, typeof code === 'string' ? code : 'NetworkError', message),
+      this.context.notice(`${this.spec.name}: ${this.target.href}: ${message}`);
+      await this.context.publish(
+        protocolErrorMessage(
+          this.context.naming,
+          this.spec.name,
+          typeof code === 'string' ? code : 'NetworkError',
+          message,
+        ),
       );
+      return undefined;
     }
   }
 
@@ -153,7 +187,8 @@ export class HttpExtensionNode {
   ): Promise<{ status: number; headers: Dispatcher.ResponseData['headers']; text: string; contentType: string }> {
     const headers: Record<string, string> = {
       'content-type': image.contentType,
-      accept: 'application/json',
+      // What each vendor generation sent (LVA 1.0 / 2.0 also accepted anything).
+      accept: this.context.naming.lva ? 'application/json, */*' : 'application/json',
       'user-agent': USER_AGENT,
       'x-ms-client-request-id': randomUUID(),
     };
@@ -188,29 +223,33 @@ export class HttpExtensionNode {
     answer: { status: number; headers: Dispatcher.ResponseData['headers']; text: string; contentType: string },
     frame: VideoFrame,
     image: EncodedImage,
-  ): Promise<void> {
+  ): Promise<unknown[] | undefined> {
     const { status } = answer;
     if (status === 204) {
       this.counters.answered++;
-      return;
+      return undefined;
     }
     if (status >= 200 && status < 300) {
       this.counters.answered++;
-      let inferences: unknown[];
       let parsed: unknown;
       try {
         parsed = /json/i.test(answer.contentType) ? JSON.parse(answer.text) : undefined;
       } catch {
         parsed = undefined;
       }
-      if (
-        parsed !== null &&
-        typeof parsed === 'object' &&
-        Array.isArray((parsed as { inferences?: unknown }).inferences)
-      ) {
-        inferences = (parsed as { inferences: unknown[] }).inferences;
+      let body: Record<string, unknown>;
+      let inferences: unknown[] = [];
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        // JSON objects go on as they are (protocol.md): extra top-level keys kept, and an object outside the
+        // inference schema forwarded rather than wrapped.
+        body = { ...(parsed as Record<string, unknown>) };
+        if (Array.isArray(body.inferences)) {
+          inferences = body.inferences;
+          if (this.spec.scale?.mode === 'pad') inferences = unpadInferences(inferences, image.placement);
+          body.inferences = inferences;
+        }
       } else {
-        // Not our JSON: the vendor forwarded such answers wrapped as opaque bytes.
+        // Not JSON (or not an object): the vendor forwarded such answers wrapped as opaque bytes.
         const bytes = /json|text|xml/i.test(answer.contentType)
           ? Buffer.from(answer.text, 'utf8').toString('base64')
           : answer.text;
@@ -220,31 +259,56 @@ export class HttpExtensionNode {
             other: { contentType: answer.contentType || 'application/octet-stream', contentBytes: bytes },
           },
         ];
+        body = { inferences };
       }
-      if (this.spec.scale?.mode === 'pad') inferences = unpadInferences(inferences, image.placement);
-      const outputs = this.options.outputNames;
-      for (const output of outputs) {
-        await this.publish(inferenceMessage(this.naming, this.spec.name, frame.pts90k, inferences, output));
-      }
-      return;
+      await this.emit({ kind: 'event', event: { node: this.spec.name, pts90k: frame.pts90k, body } });
+      return inferences;
     }
     this.counters.errors++;
+    if (status !== 503) {
+      // Echoed like network errors: an operator watching stderr sees why nothing is published.
+      this.context.notice(`${this.spec.name}: ${this.target.href}: HTTP ${status}: ${answer.text.slice(0, 200)}`);
+    }
     if (status === 503) {
       const seconds = retryAfterSeconds(answer.headers['retry-after']) ?? this.options.retryAfterDefaultSecs;
       this.backoffUntil = Date.now() + seconds * 1000;
-      this.options.onNotice?.(`${this.spec.name}: 503, backing off for ${seconds} s`);
+      this.context.notice(`${this.spec.name}: 503, backing off for ${seconds} s`);
     }
-    await this.publish(protocolErrorMessage(this.naming, this.spec.name, String(status), answer.text));
+    await this.context.publish(protocolErrorMessage(this.context.naming, this.spec.name, String(status), answer.text));
+    if (status === 401 || status === 403) {
+      // Credentials the extension refuses stay refused: end the pipeline instead of failing every frame for ever.
+      this.context.fail(
+        new HxError(
+          'HX_ERR_PIPELINE_EXTENSION',
+          `${this.spec.name}: ${this.target.href} answered ${status} (${status === 401 ? 'credentials refused' : 'forbidden'}): stopping this pipeline`,
+        ),
+      );
+    }
+    return undefined;
   }
+}
 
-  private async publish(message: Parameters<MessageSink['publish']>[0]): Promise<void> {
-    try {
-      await this.sink.publish(message);
-      this.counters.published++;
-    } catch (error) {
-      this.options.onNotice?.(`${this.spec.name}: cannot publish: ${String(error)}`);
-    }
-  }
+/**
+ * `ignoreSignature` without `ignoreHostname`: the chain is not verified, the host name still is. Node checks the
+ * host name only after a chain that verified, so with `rejectUnauthorized: false` it would check neither: the
+ * connector checks it itself on the certificate the server presented.
+ */
+function hostnameOnlyConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const connect = buildConnector({ ...options, rejectUnauthorized: false });
+  return (opts, callback) =>
+    connect(opts, (error, socket) => {
+      if (error !== null || socket === null) {
+        callback(error ?? new Error('no socket'), null);
+        return;
+      }
+      const problem = checkServerIdentity(opts.servername || opts.hostname, (socket as TLSSocket).getPeerCertificate());
+      if (problem !== undefined) {
+        socket.destroy();
+        callback(problem, null);
+        return;
+      }
+      callback(null, socket);
+    });
 }
 
 /** Retry-After is delay-seconds or an HTTP-date (RFC 9110 section 10.2.3). */

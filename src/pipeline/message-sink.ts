@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { HubInput } from './nodes/hub-message-source.js';
 import type { PipelineMessage } from './pipeline-message.js';
 
 /** Where published messages go: JSON lines (stdout or a file), an MQTT broker, or both. */
@@ -85,6 +86,35 @@ export class MqttSink implements MessageSink {
       qos: 1,
       properties: { contentType: 'application/json', userProperties },
     });
+  }
+
+  /**
+   * The hub input of `IotHubMessageSource` nodes: messages published by other modules on `topic` (`{pipeline}` and
+   * `{input}` replaced), their payload parsed as JSON (else kept as text).
+   */
+  hubInput(topic: string): HubInput {
+    return {
+      subscribe: async (pipeline, input, onMessage) => {
+        const name = topic.replaceAll('{pipeline}', pipeline).replaceAll('{input}', input);
+        const listener = (received: string, payload: Buffer) => {
+          if (received !== name) return;
+          const text = payload.toString('utf8');
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = text;
+          }
+          onMessage(body);
+        };
+        this.client.on('message', listener);
+        await this.client.subscribeAsync(name, { qos: 1 });
+        return async () => {
+          this.client.off('message', listener);
+          await this.client.unsubscribeAsync(name);
+        };
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -38,6 +38,8 @@ export function substituteParameters<T>(
   const walk = (node: unknown): unknown => {
     if (typeof node === 'string') {
       return node.replace(REFERENCE, (whole, name: string) => {
+        // System variables (`${System.PipelineName}`, ...) belong to the nodes that use them, resolved at run time.
+        if (name.startsWith('System.')) return whole;
         const value = resolved.get(name);
         if (value !== undefined) return value;
         if (declared.has(name)) missing.add(name);

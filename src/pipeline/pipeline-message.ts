@@ -27,30 +27,56 @@ export function namingFor(apiVersion: string, pipelineName: string): MessageNami
   return { lva: apiVersion === '1.0' || apiVersion === '2.0', pipelineName };
 }
 
-function subject(naming: MessageNaming, node: string): string {
+/** Where in the pipeline an event comes from: the vendor's subject names the node's section. */
+export type NodeSection = 'sources' | 'processors' | 'sinks';
+
+function subject(naming: MessageNaming, node: string, section: NodeSection = 'processors'): string {
   return naming.lva
-    ? `/graphInstances/${naming.pipelineName}/processors/${node}`
-    : `/livePipelines/${naming.pipelineName}/processors/${node}`;
+    ? `/graphInstances/${naming.pipelineName}/${section}/${node}`
+    : `/livePipelines/${naming.pipelineName}/${section}/${node}`;
 }
 
-export function inferenceMessage(
+function eventType(naming: MessageNaming, kind: 'Analytics' | 'Diagnostics' | 'Operational', name: string): string {
+  return naming.lva ? `Microsoft.Media.Graph.${kind}.${name}` : `Microsoft.VideoAnalyzer.${kind}.${name}`;
+}
+
+/** An analytics event as a hub sink publishes it: the producing node's subject, `timestamp` first, then the body. */
+export function analyticsMessage(
   naming: MessageNaming,
   node: string,
   pts90k: number,
-  inferences: unknown[],
+  body: Record<string, unknown>,
   outputName?: string,
 ): PipelineMessage {
   return {
     properties: {
-      eventType: naming.lva
-        ? 'Microsoft.Media.Graph.Analytics.Inference'
-        : 'Microsoft.VideoAnalyzer.Analytics.Inference',
+      eventType: eventType(naming, 'Analytics', 'Inference'),
       subject: subject(naming, node),
       eventTime: new Date().toISOString(),
       dataVersion: '1.0',
       ...(outputName === undefined ? {} : { outputName }),
     },
-    body: { timestamp: pts90k, inferences },
+    body: { timestamp: pts90k, ...body },
+  };
+}
+
+/** A diagnostics or operational event of a node (`ProtocolError`, `RecordingStarted`, ...). */
+export function nodeEvent(
+  naming: MessageNaming,
+  kind: 'Diagnostics' | 'Operational',
+  name: string,
+  node: string,
+  section: NodeSection,
+  body: Record<string, unknown>,
+): PipelineMessage {
+  return {
+    properties: {
+      eventType: eventType(naming, kind, name),
+      subject: subject(naming, node, section),
+      eventTime: new Date().toISOString(),
+      dataVersion: '1.0',
+    },
+    body,
   };
 }
 
@@ -61,17 +87,11 @@ export function protocolErrorMessage(
   errorCode: string,
   errorMessage: string,
 ): PipelineMessage {
-  return {
-    properties: {
-      eventType: naming.lva
-        ? 'Microsoft.Media.Graph.Diagnostics.ProtocolError'
-        : 'Microsoft.VideoAnalyzer.Diagnostics.ProtocolError',
-      subject: subject(naming, node),
-      eventTime: new Date().toISOString(),
-      dataVersion: '1.0',
-    },
-    body: { protocol: 'http', errorCode, errorMessage },
-  };
+  return nodeEvent(naming, 'Diagnostics', 'ProtocolError', node, 'processors', {
+    protocol: 'http',
+    errorCode,
+    errorMessage,
+  });
 }
 
 /**

@@ -1,8 +1,16 @@
+import { isAbsolute, join } from 'node:path';
+import { type MediaItem, type NodeContext, type RuntimeNode, Wiring } from './graph.js';
 import { HttpExtensionNode, type NodeCounters } from './http-extension-node.js';
 import type { MessageSink } from './message-sink.js';
-import { namingFor } from './pipeline-message.js';
-import type { PipelinePlan } from './topology.js';
-import { VideoSource } from './video-source.js';
+import { FileSinkNode } from './nodes/file-sink.js';
+import { FrameRateFilterNode } from './nodes/frame-rate-filter.js';
+import { HubMessageSinkNode } from './nodes/hub-message-sink.js';
+import { type HubInput, HubMessageSourceNode } from './nodes/hub-message-source.js';
+import { MotionDetectionNode } from './nodes/motion-detection.js';
+import { SignalGateNode } from './nodes/signal-gate.js';
+import { namingFor, nodeEvent, type PipelineMessage } from './pipeline-message.js';
+import type { NodeSpec, PipelinePlan } from './topology.js';
+import { PermanentSourceError, VideoSource } from './video-source.js';
 
 export interface RunnerOptions {
   /** Live pacing: files play at their native rate and busy nodes drop frames. False: as fast as the extension answers. */
@@ -12,21 +20,52 @@ export interface RunnerOptions {
   requestTimeoutMs: number;
   reconnectDelayMs?: number;
   stallTimeoutMs?: number;
+  /** `--media-root`: every absolute path a topology names is resolved under it. */
+  mediaRoot?: string;
+  /** Where `IotHubMessageSource` nodes read messages from (the MQTT broker of `--mqtt-url`). */
+  hubInput?: HubInput;
   onNotice?: (message: string) => void;
 }
 
 export interface RunnerCounters extends NodeCounters {
   read: number;
+  /** Recordings finished by file sinks (present when the topology has one). */
+  recordings?: number;
 }
 
-/** One live pipeline: a topology with its parameters, running from its source to its sinks. */
+/** A topology path under `--media-root` (`/var/media` -> `ROOT/var/media`); relative paths and no root: as written. */
+export function mediaPath(path: string, mediaRoot: string | undefined): string {
+  return mediaRoot !== undefined && isAbsolute(path) ? join(mediaRoot, path) : path;
+}
+
+/** Which of the source's outputs its readers need: decoded frames (analysis), packets (recording). */
+function sourceOutputs(plan: PipelinePlan): { frames: boolean; packets: boolean } {
+  const readers = plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === plan.source.name));
+  return {
+    frames: readers.some((n) => n.type !== 'SignalGateProcessor'),
+    packets: readers.some((n) => n.type === 'SignalGateProcessor'),
+  };
+}
+
+/** One live pipeline: a topology with its parameters, its nodes wired by their inputs, from the source to the sinks. */
 export class PipelineRunner {
   readonly source: VideoSource;
-  readonly nodes: HttpExtensionNode[];
+  readonly nodes: RuntimeNode[] = [];
+  readonly extensions: HttpExtensionNode[] = [];
+  private readonly hubSources: HubMessageSourceNode[] = [];
+  private readonly fileSinks: FileSinkNode[] = [];
   private read = 0;
+  private published = 0;
+  private clock = 0;
+  /** Wall-clock time of media time 0, set when the first media arrives. */
+  private originMs = Date.now();
+  private started = false;
   private stopping = false;
+  private failure: Error | undefined;
   /** A camera cannot be slowed down: as-fast-as-possible applies to files only. */
   private readonly live: boolean;
+  private readonly emitFromSource: (item: MediaItem) => Promise<void>;
+  private readonly context: NodeContext;
 
   constructor(
     readonly plan: PipelinePlan,
@@ -38,25 +77,110 @@ export class PipelineRunner {
     this.live = options.realtime || plan.source.kind === 'rtsp';
     this.source = new VideoSource(plan.source, {
       realtime: options.realtime,
+      outputs: sourceOutputs(plan),
       ...(options.ffmpegPath === undefined ? {} : { ffmpegPath: options.ffmpegPath }),
       ...(options.reconnectDelayMs === undefined ? {} : { reconnectDelayMs: options.reconnectDelayMs }),
       ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
       onNotice: notice,
     });
+    const counting: MessageSink = {
+      publish: async (message: PipelineMessage) => {
+        await sink.publish(message);
+        this.published++;
+      },
+      close: () => sink.close(),
+    };
     const naming = namingFor(plan.apiVersion, name);
-    this.nodes = plan.extensions.map((spec) => {
-      const outputNames = plan.sinks.filter((s) => s.inputs.includes(spec.name)).map((s) => s.hubOutputName);
-      if (outputNames.length === 0) notice(`node "${spec.name}" feeds no sink: its results are not published`);
-      return new HttpExtensionNode(spec, naming, sink, {
-        retryAfterDefaultSecs: options.retryAfterDefaultSecs,
-        requestTimeoutMs: options.requestTimeoutMs,
-        outputNames,
-        onNotice: notice,
-      });
-    });
+    const context: NodeContext = {
+      naming,
+      topologyName: plan.topologyName,
+      publish: async (message) => {
+        try {
+          await counting.publish(message);
+        } catch (error) {
+          notice(`cannot publish: ${String(error)}`);
+        }
+      },
+      notice,
+      fail: (error) => {
+        this.failure ??= error;
+        this.stop();
+      },
+    };
+    this.context = context;
+    const wiring = new Wiring();
+    const byName = new Map<string, RuntimeNode>();
+    // Downstream first, so that each node's readers exist when it is wired.
+    for (const spec of [...plan.nodes].reverse()) {
+      const node = this.create(spec, context, wiring, counting, options);
+      if (node === undefined) continue;
+      byName.set(spec.name, node);
+      this.nodes.unshift(node);
+    }
+    for (const spec of plan.nodes) {
+      for (const input of spec.inputs) wiring.connect(input.nodeName, byName.get(spec.name)!, input.selectors);
+    }
+    for (const spec of plan.nodes) {
+      if (spec.type === 'HttpExtension' && !wiring.feeds(spec.name, 'application')) {
+        notice(`node "${spec.name}" feeds no sink: its results are not published`);
+      }
+    }
+    this.emitFromSource = wiring.emitter(plan.source.name);
   }
 
-  /** Totals over the pipeline's extension nodes, and the frames read from the source. */
+  private create(
+    spec: NodeSpec,
+    context: NodeContext,
+    wiring: Wiring,
+    sink: MessageSink,
+    options: RunnerOptions,
+  ): RuntimeNode | undefined {
+    const emit = wiring.emitter(spec.name);
+    switch (spec.type) {
+      case 'RtspSource':
+        return undefined; // the runner's own loop
+      case 'IotHubMessageSource': {
+        const node = new HubMessageSourceNode(
+          spec.hubSource,
+          this.name,
+          emit,
+          context,
+          options.hubInput,
+          () => this.clock,
+        );
+        this.hubSources.push(node);
+        return node;
+      }
+      case 'HttpExtension': {
+        const node = new HttpExtensionNode(spec.extension, context, emit, {
+          retryAfterDefaultSecs: options.retryAfterDefaultSecs,
+          requestTimeoutMs: options.requestTimeoutMs,
+          live: this.live,
+        });
+        this.extensions.push(node);
+        return node;
+      }
+      case 'FrameRateFilterProcessor':
+        return new FrameRateFilterNode(spec.name, spec.maximumFps, emit);
+      case 'MotionDetectionProcessor':
+        return new MotionDetectionNode(spec.name, spec.motion, emit);
+      case 'SignalGateProcessor':
+        return new SignalGateNode(spec.name, spec.gate, emit, context.notice, () => this.originMs);
+      case 'IotHubMessageSink':
+        return new HubMessageSinkNode(spec.sink, context.naming, sink, context.notice);
+      case 'FileSink': {
+        const node = new FileSinkNode(spec.file, context, {
+          directory: mediaPath(spec.file.baseDirectoryPath, options.mediaRoot),
+          pipelineName: this.name,
+          ...(options.ffmpegPath === undefined ? {} : { ffmpegPath: options.ffmpegPath }),
+        });
+        this.fileSinks.push(node);
+        return node;
+      }
+    }
+  }
+
+  /** Totals over the pipeline's extension nodes, the frames read from the source and the messages published. */
   counters(): RunnerCounters {
     const total: RunnerCounters = {
       read: this.read,
@@ -65,26 +189,52 @@ export class PipelineRunner {
       sent: 0,
       answered: 0,
       errors: 0,
-      published: 0,
+      published: this.published,
     };
-    for (const node of this.nodes) {
-      for (const key of Object.keys(node.counters) as (keyof NodeCounters)[]) total[key] += node.counters[key];
+    for (const node of this.extensions) {
+      for (const key of Object.keys(node.counters) as (keyof NodeCounters)[]) {
+        if (key !== 'published') total[key] += node.counters[key];
+      }
     }
+    if (this.fileSinks.length > 0) total.recordings = this.fileSinks.reduce((n, s) => n + s.recordings, 0);
     return total;
   }
 
-  /** Runs until a file source ends or `stop()` is called; requests in flight are awaited. */
+  /** Runs until a file source ends, `stop()` is called or a permanent failure; work in flight is finished. */
   async run(): Promise<RunnerCounters> {
     try {
-      for await (const frame of this.source.frames()) {
+      for (const node of this.hubSources) await node.start();
+      for await (const item of this.source.items()) {
         if (this.stopping) break;
-        this.read++;
-        if (this.live) for (const node of this.nodes) node.offer(frame);
-        else await Promise.all(this.nodes.map((node) => node.process(frame)));
+        if (!this.started) {
+          this.started = true;
+          const pts = item.kind === 'frame' ? item.frame.pts90k : item.packet.pts90k;
+          this.originMs = Date.now() - (pts * 1000) / 90_000;
+        }
+        if (item.kind === 'frame') {
+          this.read++;
+          this.clock = Math.max(this.clock, item.frame.pts90k);
+          await this.emitFromSource({ kind: 'frame', frame: item.frame, annotations: [] });
+        } else {
+          this.clock = Math.max(this.clock, item.packet.pts90k);
+          await this.emitFromSource(item);
+        }
       }
+    } catch (error) {
+      if (error instanceof PermanentSourceError) {
+        await this.context.publish(
+          nodeEvent(this.context.naming, 'Diagnostics', error.diagnostic, this.plan.source.name, 'sources', {
+            errorCode: error.rtspStatus,
+            errorMessage: error.message,
+          }),
+        );
+      }
+      throw error;
     } finally {
-      await Promise.all(this.nodes.map((node) => node.close()));
+      // Upstream first: a node's end may still emit to the nodes after it.
+      for (const node of this.nodes) await node.end();
     }
+    if (this.failure !== undefined) throw this.failure;
     return this.counters();
   }
 

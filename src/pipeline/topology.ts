@@ -1,12 +1,24 @@
 import { isRawFormat, type RawFormat } from '../contract/pixel-format.js';
 import { HxError } from '../errors.js';
+import {
+  checkSystemVariables,
+  type FileSinkSpec,
+  type GateSpec,
+  type HubSourceSpec,
+  type MotionSpec,
+  parseFileSink,
+  parseGate,
+  parseMotion,
+} from './node-specs.js';
 import { type ParameterDeclaration, substituteParameters } from './parameters.js';
+import { bool, fail, num, type RawNode, str } from './topology-values.js';
 
 /**
  * Topology files as the vendor wrote them, in both spellings: AVA 1.x (`#Microsoft.VideoAnalyzer.HttpExtension`)
- * and LVA 1.0 / 2.0 (`#Microsoft.Media.MediaGraphHttpExtension`). `parseTopology` checks the whole graph, resolves
- * `${parameters}` and returns a plan of what the runner supports: one video source, optional frame-rate filters,
- * HTTP extension nodes, and message sinks. Anything else is refused by name, all at once, before anything starts.
+ * and LVA 1.0 / 2.0 (`#Microsoft.Media.MediaGraphHttpExtension`). `parseTopology` resolves `${parameters}`, reads
+ * every node's properties and checks the graph its `inputs` draw (no dangling input, no cycle, each edge carrying
+ * something its target consumes, the vendor's wiring rules), and returns the nodes in topological order. A node type
+ * the runner does not run is refused by name, all at once, before anything starts.
  */
 
 export interface Credentials {
@@ -48,14 +60,27 @@ export type ImageFormatSpec =
   | { kind: 'bmp' }
   | { kind: 'raw'; pixelFormat: RawFormat };
 
+/** `outputSelectors`: the vendor's only selectable property is `mediaType`. */
+export interface OutputSelector {
+  operator: 'is' | 'isNot';
+  value: string;
+}
+
+export interface InputSpec {
+  nodeName: string;
+  selectors: OutputSelector[];
+}
+
 export interface HttpExtensionSpec {
   name: string;
   endpoint: EndpointSpec;
   /** Absent: frames are sent at their native size. */
   scale?: ScaleSpec;
   format: ImageFormatSpec;
-  /** Cap on samples per second, by presentation time (samplingOptions, or an LVA 1.0 frame-rate filter upstream). */
+  /** Cap on samples per second, by presentation time (`samplingOptions.maximumSamplesPerSecond`). */
   maximumSamplesPerSecond: number[];
+  /** `samplingOptions.skipSamplesWithoutAnnotation`: send only frames an upstream node annotated (e.g. motion). */
+  skipSamplesWithoutAnnotation?: boolean;
 }
 
 export interface SinkSpec {
@@ -65,64 +90,84 @@ export interface SinkSpec {
   inputs: string[];
 }
 
-export interface PipelinePlan {
-  topologyName: string;
-  apiVersion: string;
-  source: SourceSpec;
-  extensions: HttpExtensionSpec[];
-  sinks: SinkSpec[];
+interface NodeBase {
+  name: string;
+  inputs: InputSpec[];
 }
 
-export const SUPPORTED_TYPES = [
+export type NodeSpec =
+  | (NodeBase & { type: 'RtspSource'; source: SourceSpec })
+  | (NodeBase & { type: 'IotHubMessageSource'; hubSource: HubSourceSpec })
+  | (NodeBase & { type: 'HttpExtension'; extension: HttpExtensionSpec })
+  | (NodeBase & { type: 'FrameRateFilterProcessor'; maximumFps: number })
+  | (NodeBase & { type: 'MotionDetectionProcessor'; motion: MotionSpec })
+  | (NodeBase & { type: 'SignalGateProcessor'; gate: GateSpec })
+  | (NodeBase & { type: 'IotHubMessageSink'; sink: SinkSpec })
+  | (NodeBase & { type: 'FileSink'; file: FileSinkSpec });
+
+export type NodeType = NodeSpec['type'];
+
+export const SUPPORTED_TYPES: readonly NodeType[] = [
   'RtspSource',
+  'IotHubMessageSource',
   'HttpExtension',
   'FrameRateFilterProcessor',
+  'MotionDetectionProcessor',
+  'SignalGateProcessor',
   'IotHubMessageSink',
-] as const;
+  'FileSink',
+];
 
-interface RawNode {
-  '@type'?: unknown;
-  name?: unknown;
-  inputs?: unknown;
-  [key: string]: unknown;
-}
+/** Vendor node types that need the vendor's cloud: refused with that reason rather than "not supported yet". */
+const CLOUD_ONLY = /^CognitiveServicesVisionProcessor$|SpatialAnalysis/;
 
 /** `#Microsoft.VideoAnalyzer.HttpExtension` and `#Microsoft.Media.MediaGraphHttpExtension` -> `HttpExtension`. */
 export function shortType(type: unknown): string {
   if (typeof type !== 'string') return '';
   let t = type.replace(/^#?Microsoft\.VideoAnalyzer\./, '').replace(/^#?Microsoft\.Media\.MediaGraph/, '');
   if (t === 'IoTHubMessageSink') t = 'IotHubMessageSink'; // LVA's capital T
+  if (t === 'IoTHubMessageSource') t = 'IotHubMessageSource';
   return t;
 }
 
-function fail(message: string): never {
-  throw new HxError('HX_ERR_PIPELINE_TOPOLOGY', message);
+function parseInputs(node: RawNode): InputSpec[] {
+  if (node.inputs === undefined) return [];
+  if (!Array.isArray(node.inputs)) fail(`${String(node.name)}.inputs must be an array`);
+  return node.inputs.map((input: unknown, i) => {
+    const where = `${String(node.name)}.inputs[${i}]`;
+    const raw = (input ?? {}) as { nodeName?: unknown; outputSelectors?: unknown };
+    const selectors: OutputSelector[] = [];
+    if (raw.outputSelectors !== undefined && raw.outputSelectors !== null) {
+      if (!Array.isArray(raw.outputSelectors)) fail(`${where}.outputSelectors must be an array`);
+      raw.outputSelectors.forEach((sel: unknown, j) => {
+        const s = (sel ?? {}) as { property?: unknown; operator?: unknown; value?: unknown };
+        const at = `${where}.outputSelectors[${j}]`;
+        if (String(s.property ?? 'mediaType').toLowerCase() !== 'mediatype') {
+          fail(`${at}.property must be mediaType, not ${JSON.stringify(s.property)}`);
+        }
+        const operator = String(s.operator ?? 'is').toLowerCase();
+        if (operator !== 'is' && operator !== 'isnot')
+          fail(`${at}.operator must be is or isNot, not ${String(s.operator)}`);
+        selectors.push({
+          operator: operator === 'is' ? 'is' : 'isNot',
+          value: str(s.value, `${at}.value`).toLowerCase(),
+        });
+      });
+    }
+    return { nodeName: str(raw.nodeName, `${where}.nodeName`), selectors };
+  });
 }
 
-function str(value: unknown, where: string): string {
-  if (typeof value === 'string' && value.length > 0) return value;
-  if (typeof value === 'number') return String(value);
-  return fail(`${where} must be a non-empty string`);
-}
-
-/** Topologies write numbers as strings ("416", "2.0"): accept both. */
-function num(value: unknown, where: string, { integer = false, min = 0, max = Number.POSITIVE_INFINITY } = {}): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    fail(`${where} must be ${integer ? 'a whole number' : 'a number'} in ${min}..${max}, not ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-function bool(value: unknown): boolean {
-  return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
-}
-
-function inputNames(node: RawNode): string[] {
-  if (!Array.isArray(node.inputs)) return [];
-  return node.inputs.map((input: unknown, i) =>
-    str((input as { nodeName?: unknown } | null)?.nodeName, `${String(node.name)}.inputs[${i}].nodeName`),
-  );
+export interface PipelinePlan {
+  topologyName: string;
+  apiVersion: string;
+  /** Every node, upstream before downstream (a topological order of the `inputs` graph). */
+  nodes: NodeSpec[];
+  /** The video source (the vendor allowed at most one RtspSource; the runner needs exactly one). */
+  source: SourceSpec;
+  /** Views on `nodes`: the HttpExtension nodes and the IotHubMessageSinks. */
+  extensions: HttpExtensionSpec[];
+  sinks: SinkSpec[];
 }
 
 function parseCredentials(raw: unknown, where: string): Credentials | undefined {
@@ -263,6 +308,155 @@ interface TopologyFile {
   };
 }
 
+type MediaType = 'video' | 'application';
+
+/** What flows out of each node type (media type), and what it reads. Decoded frames and packets are both `video`. */
+const STREAMS: Record<NodeType, { emits: MediaType[]; consumes: MediaType[] }> = {
+  RtspSource: { emits: ['video'], consumes: [] },
+  IotHubMessageSource: { emits: ['application'], consumes: [] },
+  HttpExtension: { emits: ['video', 'application'], consumes: ['video'] },
+  FrameRateFilterProcessor: { emits: ['video'], consumes: ['video'] },
+  MotionDetectionProcessor: { emits: ['video', 'application'], consumes: ['video'] },
+  SignalGateProcessor: { emits: ['video', 'application'], consumes: ['video', 'application'] },
+  IotHubMessageSink: { emits: [], consumes: ['application'] },
+  FileSink: { emits: [], consumes: ['video'] },
+};
+
+/** Whether an item of `mediaType` passes an input's `outputSelectors` (all of them must hold). */
+export function selects(selectors: readonly OutputSelector[], mediaType: string): boolean {
+  return selectors.every((s) => (s.operator === 'is') === (s.value === mediaType));
+}
+
+function parseNode(node: RawNode, type: NodeType, name: string, inputs: InputSpec[]): NodeSpec {
+  switch (type) {
+    case 'RtspSource':
+      return { type, name, inputs, source: parseSource(node) };
+    case 'IotHubMessageSource':
+      return {
+        type,
+        name,
+        inputs,
+        hubSource: { name, hubInputName: typeof node.hubInputName === 'string' ? node.hubInputName : name },
+      };
+    case 'HttpExtension':
+      return { type, name, inputs, extension: parseExtension(node, name) };
+    case 'FrameRateFilterProcessor':
+      return { type, name, inputs, maximumFps: num(node.maximumFps, `${name}.maximumFps`, { min: 0.001, max: 1000 }) };
+    case 'MotionDetectionProcessor':
+      return { type, name, inputs, motion: parseMotion(node, name) };
+    case 'SignalGateProcessor':
+      return { type, name, inputs, gate: parseGate(node, name) };
+    case 'IotHubMessageSink':
+      return {
+        type,
+        name,
+        inputs,
+        sink: {
+          name,
+          hubOutputName: typeof node.hubOutputName === 'string' ? node.hubOutputName : name,
+          inputs: inputs.map((i) => i.nodeName),
+        },
+      };
+    case 'FileSink':
+      return { type, name, inputs, file: parseFileSink(node, name) };
+  }
+}
+
+function parseExtension(node: RawNode, name: string): HttpExtensionSpec {
+  const sampling = (node.samplingOptions ?? {}) as RawNode;
+  const caps: number[] = [];
+  if (sampling.maximumSamplesPerSecond !== undefined) {
+    caps.push(
+      num(sampling.maximumSamplesPerSecond, `${name}.samplingOptions.maximumSamplesPerSecond`, {
+        min: 0.001,
+        max: 1000,
+      }),
+    );
+  }
+  const endpoint = parseEndpoint(node.endpoint, `${name}.endpoint`);
+  if (!/^https?:\/\/[^/]/i.test(endpoint.url)) {
+    // Checked here: a URL without a scheme would otherwise fail on every frame, for ever.
+    fail(`${name}.endpoint.url must be an http:// or https:// URL, not ${endpoint.url}`);
+  }
+  const image = (node.image ?? {}) as RawNode;
+  const scale = parseScale(image.scale, `${name}.image.scale`);
+  return {
+    name,
+    endpoint,
+    ...(scale ? { scale } : {}),
+    format: parseFormat(image.format, `${name}.image.format`),
+    maximumSamplesPerSecond: caps,
+    ...(bool(sampling.skipSamplesWithoutAnnotation) ? { skipSamplesWithoutAnnotation: true } : {}),
+  };
+}
+
+/** Upstream before downstream; a cycle is reported with its path. */
+function topologicalOrder(nodes: readonly NodeSpec[]): NodeSpec[] {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const order: NodeSpec[] = [];
+  const visit = (node: NodeSpec, path: string[]): void => {
+    const seen = state.get(node.name);
+    if (seen === 'done') return;
+    if (seen === 'visiting') {
+      const cycle = [...path.slice(path.indexOf(node.name)), node.name];
+      fail(`the topology has a cycle: ${cycle.join(' -> ')} (each node reads the next one's output)`);
+    }
+    state.set(node.name, 'visiting');
+    for (const input of node.inputs) visit(byName.get(input.nodeName)!, [...path, node.name]);
+    state.set(node.name, 'done');
+    order.push(node);
+  };
+  for (const node of nodes) visit(node, []);
+  return order;
+}
+
+/** The vendor's wiring rules that the runner depends on (`node-behaviour.md` section 0.2), and stream typing. */
+function checkWiring(nodes: readonly NodeSpec[]): void {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  for (const node of nodes) {
+    const isSource = node.type === 'RtspSource' || node.type === 'IotHubMessageSource';
+    if (!isSource && node.inputs.length === 0) fail(`node "${node.name}" (${node.type}) has no inputs`);
+    if (isSource && node.inputs.length > 0) fail(`source "${node.name}" cannot have inputs`);
+    for (const input of node.inputs) {
+      const upstream = byName.get(input.nodeName)!;
+      const carried = STREAMS[upstream.type].emits.filter((m) => selects(input.selectors, m));
+      if (!carried.some((m) => STREAMS[node.type].consumes.includes(m))) {
+        fail(
+          `node "${node.name}" (${node.type}) reads "${upstream.name}" (${upstream.type}), which gives it nothing it consumes: ` +
+            `"${upstream.name}" emits ${STREAMS[upstream.type].emits.join(' and ') || 'nothing'}` +
+            `${input.selectors.length > 0 ? ' before outputSelectors' : ''}, "${node.name}" consumes ${STREAMS[node.type].consumes.join(' and ')}`,
+        );
+      }
+    }
+    const upstreamTypes = node.inputs.map((i) => byName.get(i.nodeName)!.type);
+    if (node.type === 'MotionDetectionProcessor' && upstreamTypes.some((t) => t !== 'RtspSource')) {
+      fail(`node "${node.name}" (MotionDetectionProcessor) must read the RtspSource directly`);
+    }
+    if (node.type === 'SignalGateProcessor') {
+      if (upstreamTypes.filter((t) => t === 'RtspSource').length !== 1) {
+        fail(`node "${node.name}" (SignalGateProcessor) needs the RtspSource as its one media input`);
+      }
+      if (upstreamTypes.every((t) => t === 'RtspSource')) {
+        fail(
+          `node "${node.name}" (SignalGateProcessor) needs at least one event input (motion, an extension, hub messages)`,
+        );
+      }
+      const readers = nodes.filter((n) => n.inputs.some((i) => i.nodeName === node.name));
+      const bad = readers.find((r) => r.type !== 'FileSink');
+      if (bad !== undefined) {
+        fail(`node "${bad.name}" (${bad.type}) reads the signal gate "${node.name}": only recording sinks may`);
+      }
+    }
+    if (node.type === 'FileSink' && upstreamTypes.some((t) => t !== 'SignalGateProcessor')) {
+      fail(`node "${node.name}" (FileSink) must read a SignalGateProcessor (it records one file per activation)`);
+    }
+    if (node.type === 'IotHubMessageSink' && upstreamTypes.includes('IotHubMessageSource')) {
+      fail(`node "${node.name}" (IotHubMessageSink) cannot read an IotHubMessageSource directly`);
+    }
+  }
+}
+
 /** Parses a topology (the parsed JSON of a topology file) with the live pipeline's parameter values. */
 export function parseTopology(json: unknown, values: Readonly<Record<string, string>> = {}): PipelinePlan {
   const file = (json ?? {}) as TopologyFile;
@@ -274,11 +468,19 @@ export function parseTopology(json: unknown, values: Readonly<Record<string, str
     return v as RawNode[];
   };
   // Refuse unsupported nodes before asking for parameters they may need.
-  const unsupported = [
+  const rawNodes = [
     ...asList(props.sources, 'sources'),
     ...asList(props.processors, 'processors'),
     ...asList(props.sinks, 'sinks'),
-  ].filter((n) => !(SUPPORTED_TYPES as readonly string[]).includes(shortType(n['@type'])));
+  ];
+  const cloud = rawNodes.filter((n) => CLOUD_ONLY.test(shortType(n['@type'])));
+  if (cloud.length > 0) {
+    throw new HxError(
+      'HX_ERR_PIPELINE_UNSUPPORTED',
+      `${cloud.map((n) => `node "${String(n.name)}" (${String(n['@type'])})`).join(', ')}: Cognitive Services (spatial analysis) nodes ran the vendor's own cloud-licensed models and are out of the runner's scope`,
+    );
+  }
+  const unsupported = rawNodes.filter((n) => !(SUPPORTED_TYPES as readonly string[]).includes(shortType(n['@type'])));
   if (unsupported.length > 0) {
     throw new HxError(
       'HX_ERR_PIPELINE_UNSUPPORTED',
@@ -286,86 +488,37 @@ export function parseTopology(json: unknown, values: Readonly<Record<string, str
     );
   }
   const declarations = asList(props.parameters, 'parameters') as unknown as ParameterDeclaration[];
-  const graph = substituteParameters(
-    {
-      sources: asList(props.sources, 'sources'),
-      processors: asList(props.processors, 'processors'),
-      sinks: asList(props.sinks, 'sinks'),
-    },
-    declarations,
-    values,
-  );
-  const all = [...graph.sources, ...graph.processors, ...graph.sinks];
-  const byName = new Map<string, RawNode>();
-  for (const node of all) {
+  const graph = substituteParameters(rawNodes, declarations, values);
+  const names = new Set<string>();
+  const parsed = graph.map((node) => {
     const name = str(node.name, 'every node\'s "name"');
-    if (byName.has(name)) fail(`two nodes are named "${name}"`);
-    byName.set(name, node);
-  }
-  if (graph.sources.length !== 1) fail(`the runner needs exactly one source, found ${graph.sources.length}`);
-  const source = parseSource(graph.sources[0]!);
-  for (const node of all) {
-    for (const input of inputNames(node)) {
-      if (!byName.has(input)) fail(`node "${String(node.name)}" has input "${input}", which is not a node`);
-    }
-  }
-
-  const extensions: HttpExtensionSpec[] = [];
-  for (const node of graph.processors.filter((n) => shortType(n['@type']) === 'HttpExtension')) {
-    const name = String(node.name);
-    const sampling = (node.samplingOptions ?? {}) as RawNode;
-    const caps: number[] = [];
-    if (sampling.maximumSamplesPerSecond !== undefined) {
-      caps.push(
-        num(sampling.maximumSamplesPerSecond, `${name}.samplingOptions.maximumSamplesPerSecond`, {
-          min: 0.001,
-          max: 1000,
-        }),
-      );
-    }
-    // Walk upstream: frame-rate filters add their cap, the chain must end at the source.
-    let inputs = inputNames(node);
-    for (;;) {
-      if (inputs.length !== 1) fail(`node "${name}" must have exactly one input on its path to the source`);
-      const upstream = byName.get(inputs[0]!)!;
-      const type = shortType(upstream['@type']);
-      if (type === 'RtspSource') break;
-      if (type !== 'FrameRateFilterProcessor') {
-        fail(
-          `node "${name}" is fed by "${String(upstream.name)}" (${type}); the runner feeds extensions from the source or frame-rate filters`,
-        );
-      }
-      caps.push(num(upstream.maximumFps, `${String(upstream.name)}.maximumFps`, { min: 0.001, max: 1000 }));
-      inputs = inputNames(upstream);
-    }
-    const image = (node.image ?? {}) as RawNode;
-    const scale = parseScale(image.scale, `${name}.image.scale`);
-    extensions.push({
-      name,
-      endpoint: parseEndpoint(node.endpoint, `${name}.endpoint`),
-      ...(scale ? { scale } : {}),
-      format: parseFormat(image.format, `${name}.image.format`),
-      maximumSamplesPerSecond: caps,
-    });
-  }
-  if (extensions.length === 0) fail('the topology has no HttpExtension node');
-
-  const sinks: SinkSpec[] = graph.sinks.map((node) => {
-    const name = String(node.name);
-    const inputs = inputNames(node);
-    for (const input of inputs) {
-      if (shortType(byName.get(input)!['@type']) !== 'HttpExtension') {
-        fail(`sink "${name}" reads "${input}": the runner's sinks publish HttpExtension results only`);
-      }
-    }
-    return { name, hubOutputName: typeof node.hubOutputName === 'string' ? node.hubOutputName : name, inputs };
+    if (names.has(name)) fail(`two nodes are named "${name}"`);
+    names.add(name);
+    return { node, name, inputs: parseInputs(node) };
   });
-
+  for (const { name, inputs } of parsed) {
+    for (const input of inputs) {
+      if (!names.has(input.nodeName)) fail(`node "${name}" has input "${input.nodeName}", which is not a node`);
+    }
+  }
+  const rtspSources = parsed.filter((p) => shortType(p.node['@type']) === 'RtspSource');
+  if (rtspSources.length !== 1) fail(`the runner needs exactly one RtspSource, found ${rtspSources.length}`);
+  for (const { node, name } of parsed) {
+    for (const key of ['fileNamePattern', 'filePathPattern', 'baseDirectoryPath']) {
+      if (typeof node[key] === 'string') checkSystemVariables(node[key], `${name}.${key}`);
+    }
+  }
+  const nodes = topologicalOrder(
+    parsed.map(({ node, name, inputs }) => parseNode(node, shortType(node['@type']) as NodeType, name, inputs)),
+  );
+  checkWiring(nodes);
+  const source = nodes.find((n) => n.type === 'RtspSource')!;
   return {
     topologyName: typeof file.name === 'string' ? file.name : 'topology',
     apiVersion: typeof file['@apiVersion'] === 'string' ? file['@apiVersion'] : '',
-    source,
-    extensions,
-    sinks,
+    nodes,
+    source: source.source,
+    extensions: nodes.flatMap((n) => (n.type === 'HttpExtension' ? [n.extension] : [])),
+    sinks: nodes.flatMap((n) => (n.type === 'IotHubMessageSink' ? [n.sink] : [])),
   };
 }

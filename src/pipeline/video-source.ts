@@ -2,8 +2,22 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HxError } from '../errors.js';
-import { findFfmpeg } from './ffmpeg.js';
+import { findFfmpeg, hasFpsMode } from './ffmpeg.js';
+import { type AccessUnit, TsDemuxer } from './mpegts.js';
 import type { SourceSpec } from './topology.js';
+
+/** A camera that refuses us for good (RTSP 401, 403, 404): reconnecting cannot help, so the pipeline ends. */
+export class PermanentSourceError extends HxError {
+  constructor(
+    message: string,
+    /** The vendor's diagnostics event for it. */
+    readonly diagnostic: 'AuthorizationError' | 'ProtocolError',
+    /** The RTSP status. */
+    readonly rtspStatus: string,
+  ) {
+    super('HX_ERR_PIPELINE_SOURCE', message);
+  }
+}
 
 /** One decoded video frame: tightly packed RGB24 and its presentation time on the 90 kHz clock. */
 export interface VideoFrame {
@@ -13,9 +27,23 @@ export interface VideoFrame {
   pts90k: number;
 }
 
+/** What one ffmpeg run yields: decoded frames, compressed packets, or both, in the order ffmpeg produced them. */
+export type SourceItem =
+  | { kind: 'frame'; frame: VideoFrame }
+  /** `header`: the stream's PAT and PMT, which a recording starting at this packet needs first. */
+  | { kind: 'packet'; packet: AccessUnit; header: Buffer };
+
+/** Which of the two outputs downstream nodes need: decoding costs CPU, recording needs the compressed stream. */
+export interface SourceOutputs {
+  frames: boolean;
+  packets: boolean;
+}
+
 export interface VideoSourceOptions {
   /** Play a file at its native rate (ffmpeg `-re`); false = as fast as the consumer pulls frames. */
   realtime: boolean;
+  /** Default: frames only. */
+  outputs?: SourceOutputs;
   ffmpegPath?: string;
   /** First reconnect delay for RTSP; doubles up to MAX_RECONNECT_DELAY_MS. */
   reconnectDelayMs?: number;
@@ -30,8 +58,16 @@ const MAX_RECONNECT_DELAY_MS = 30_000;
 
 const SHOWINFO = /n:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+).*?\ss:(\d+)x(\d+)/;
 
-/** The ffmpeg command line that decodes `source` into raw RGB24 frames on stdout, one showinfo line per frame. */
-function ffmpegArgs(source: SourceSpec, realtime: boolean): string[] {
+/**
+ * The ffmpeg command line: decoded RGB24 frames on stdout (one showinfo line per frame on stderr) and/or the
+ * source's video stream-copied into MPEG-TS on fd 3, both on the same clock.
+ */
+export function ffmpegArgs(
+  source: SourceSpec,
+  realtime: boolean,
+  outputs: SourceOutputs = { frames: true, packets: false },
+  fpsMode = true,
+): string[] {
   const args = ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info'];
   let input = source.url;
   if (source.kind === 'rtsp') {
@@ -46,10 +82,18 @@ function ffmpegArgs(source: SourceSpec, realtime: boolean): string[] {
     input = source.url.startsWith('file://') ? fileURLToPath(source.url) : source.url;
     if (realtime) args.push('-re');
   }
-  // showinfo prints each frame's PTS and size on stderr, in frame order: the only per-frame metadata a rawvideo
-  // pipe can carry. passthrough: never duplicate or drop frames to fake a constant rate.
-  args.push('-i', input, '-map', '0:v:0', '-an', '-vf', 'showinfo', '-vsync', 'passthrough');
-  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  args.push('-i', input);
+  if (outputs.frames) {
+    // showinfo prints each frame's PTS and size on stderr, in frame order: the only per-frame metadata a rawvideo
+    // pipe can carry. passthrough: never duplicate or drop frames to fake a constant rate.
+    args.push('-map', '0:v:0', '-an', '-vf', 'showinfo', fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
+    args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  }
+  if (outputs.packets) {
+    // No mux delay and negative timestamps kept: the packets' PTS are then exactly the decoded frames' PTS.
+    args.push('-map', '0:v:0', '-an', '-c:v', 'copy', '-muxdelay', '0', '-muxpreload', '0');
+    args.push('-avoid_negative_ts', 'disabled', '-f', 'mpegts', 'pipe:3');
+  }
   return args;
 }
 
@@ -61,6 +105,8 @@ function ffmpegArgs(source: SourceSpec, realtime: boolean): string[] {
 export class VideoSource {
   private child: ChildProcess | undefined;
   private stopped = false;
+  private frameTaken: (() => void) | undefined;
+  private demuxer: TsDemuxer | undefined;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -73,31 +119,41 @@ export class VideoSource {
     }
   }
 
+  /** The PAT and PMT of the current packet stream: what a recording of it must start with. */
+  tsHeader(): Buffer | undefined {
+    return this.demuxer?.header();
+  }
+
   stop(): void {
     this.stopped = true;
     this.child?.kill('SIGTERM');
     this.wake?.();
   }
 
+  /** Decoded frames only (the source decodes when `outputs.frames`, the default). */
   async *frames(): AsyncGenerator<VideoFrame> {
+    for await (const item of this.items()) if (item.kind === 'frame') yield item.frame;
+  }
+
+  async *items(): AsyncGenerator<SourceItem> {
     const base = this.options.reconnectDelayMs ?? 1000;
     let delay = base;
     while (!this.stopped) {
       let count = 0;
       let failure: string | undefined;
       try {
-        for await (const frame of this.runOnce()) {
+        for await (const item of this.runOnce()) {
           count++;
-          delay = base; // frames flow again: the next drop starts the back-off afresh
-          yield frame;
+          delay = base; // media flows again: the next drop starts the back-off afresh
+          yield item;
         }
       } catch (error) {
-        if (this.spec.kind === 'file' || this.stopped) throw error;
+        if (this.spec.kind === 'file' || this.stopped || error instanceof PermanentSourceError) throw error;
         failure = error instanceof Error ? error.message : String(error);
       }
       if (this.spec.kind === 'file' || this.stopped) return;
       this.options.onNotice?.(
-        `${failure ?? `${this.spec.name}: stream ended after ${count} frames`}; reconnecting in ${delay} ms`,
+        `${failure ?? `${this.spec.name}: stream ended after ${count} ${this.outputs.frames ? 'frames' : 'packets'}`}; reconnecting in ${delay} ms`,
       );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -110,9 +166,15 @@ export class VideoSource {
     }
   }
 
-  private async *runOnce(): AsyncGenerator<VideoFrame> {
-    const child = spawn(findFfmpeg(this.options.ffmpegPath), ffmpegArgs(this.spec, this.options.realtime), {
-      stdio: ['ignore', 'pipe', 'pipe'],
+  private get outputs(): SourceOutputs {
+    return this.options.outputs ?? { frames: true, packets: false };
+  }
+
+  private async *runOnce(): AsyncGenerator<SourceItem> {
+    const outputs = this.outputs;
+    const ffmpeg = findFfmpeg(this.options.ffmpegPath);
+    const child = spawn(ffmpeg, ffmpegArgs(this.spec, this.options.realtime, outputs, hasFpsMode(ffmpeg)), {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // Its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg after the requests in flight
       // (it would otherwise exit 255 first and look like a failed source). If we die, it dies of a broken pipe.
       detached: true,
@@ -177,11 +239,48 @@ export class VideoSource {
     };
     feed();
 
-    let chunks: Buffer[] = [];
-    let buffered = 0;
-    let index = 0;
-    let lastPts = -1;
-    try {
+    // Two pipes, one queue: packets are queued as they come (ffmpeg stops demuxing, and so stops writing them, when
+    // the frame pipe is full, which bounds them); the frame pipe is paused while frames wait, for back-pressure.
+    const queue: SourceItem[] = [];
+    let queueWaiter: (() => void) | undefined;
+    const wakeQueue = () => {
+      const w = queueWaiter;
+      queueWaiter = undefined;
+      w?.();
+    };
+    let framesQueued = 0;
+    let framesDone = !outputs.frames;
+    let packetsDone = !outputs.packets;
+    let readError: unknown;
+    const packetPipe = child.stdio[3] as NodeJS.ReadableStream | null;
+    if (outputs.packets && packetPipe) {
+      const demuxer = new TsDemuxer();
+      this.demuxer = demuxer;
+      packetPipe.on('data', (chunk: Buffer) => {
+        feed();
+        for (const packet of demuxer.push(chunk))
+          queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
+        wakeQueue();
+      });
+      packetPipe.on('end', () => {
+        for (const packet of demuxer.flush())
+          queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
+        packetsDone = true;
+        wakeQueue();
+      });
+      packetPipe.on('error', (error) => {
+        readError = error;
+        packetsDone = true;
+        wakeQueue();
+      });
+    } else {
+      packetPipe?.resume();
+    }
+    const readFrames = async () => {
+      let chunks: Buffer[] = [];
+      let buffered = 0;
+      let index = 0;
+      let lastPts = -1;
       for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
         feed();
         chunks.push(chunk);
@@ -200,18 +299,63 @@ export class VideoSource {
           const pts = info.pts ?? lastPts + 1;
           lastPts = pts;
           index++;
-          yield { width: info.width, height: info.height, rgb, pts90k: pts };
+          queue.push({ kind: 'frame', frame: { width: info.width, height: info.height, rgb, pts90k: pts } });
+          framesQueued++;
+          wakeQueue();
+          while (framesQueued > 1 && !this.stopped) await new Promise<void>((resolve) => (this.frameTaken = resolve));
         }
       }
+    };
+    if (outputs.frames) {
+      readFrames()
+        .catch((error: unknown) => {
+          readError = error;
+        })
+        .finally(() => {
+          framesDone = true;
+          wakeQueue();
+        });
+    } else {
+      child.stdout!.resume();
+    }
+
+    try {
+      for (;;) {
+        const item = queue.shift();
+        if (item !== undefined) {
+          if (item.kind === 'frame') {
+            framesQueued--;
+            const taken = this.frameTaken;
+            this.frameTaken = undefined;
+            taken?.();
+          }
+          yield item;
+          continue;
+        }
+        if (framesDone && packetsDone) break;
+        await new Promise<void>((resolve) => (queueWaiter = resolve));
+      }
+      if (readError !== undefined) throw readError;
     } finally {
       clearTimeout(watchdog);
       if (child.exitCode === null) child.kill('SIGTERM');
+      const taken = this.frameTaken;
+      this.frameTaken = undefined;
+      taken?.();
     }
     const code = await exited;
     if (stalled) {
       throw new HxError(
         'HX_ERR_PIPELINE_SOURCE',
         `${this.spec.name}: no video for ${this.options.stallTimeoutMs ?? 15_000} ms`,
+      );
+    }
+    const refusal = /DESCRIBE failed: (401|403|404)\b[^|]*/.exec(tail.join(' | '));
+    if (code !== 0 && !this.stopped && refusal !== null) {
+      throw new PermanentSourceError(
+        `${this.spec.name}: the camera answered ${refusal[0].replace('DESCRIBE failed: ', '').trim()}: not reconnecting`,
+        refusal[1] === '404' ? 'ProtocolError' : 'AuthorizationError',
+        refusal[1]!,
       );
     }
     if (code !== 0 && !this.stopped) {

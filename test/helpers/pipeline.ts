@@ -258,3 +258,13 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** A mosquitto broker on a free loopback port, for as long as the test needs it (clients retry until it listens). */
+export async function startBroker(dir: TempDir): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const conf = dir.file('mosquitto.conf', `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const binary = process.env.PATH?.split(':').some((p) => p === '/usr/sbin') ? 'mosquitto' : '/usr/sbin/mosquitto';
+  const broker = spawn(binary, ['-c', conf], { stdio: 'ignore' });
+  broker.on('error', () => {});
+  return { url: `mqtt://127.0.0.1:${port}`, stop: () => broker.kill('SIGTERM') };
+}

@@ -1,7 +1,6 @@
 import { defineProcessor, type OptionsSchema } from '../../contract/processor.js';
 import type { Inference } from '../../schema/inference.js';
-import { rectangle } from '../../vision/box.js';
-import { changedRegions, type Thumbnail, thumbnail } from './frame-difference.js';
+import { changedRegions, regionBox, type Thumbnail, thumbnail } from '../../vision/frame-difference.js';
 
 export interface MotionOptions {
   /** Luma change (0..255) above which a pixel of the thumbnail counts as changed. */
@@ -59,12 +58,7 @@ export default defineProcessor<MotionOptions>({
         const regions = changedRegions(before, current, options.threshold, minPixels).slice(0, options.maxRegions);
         const inferences: Inference[] = [];
         for (const r of regions) {
-          const box = rectangle(
-            r.x1 / current.width,
-            r.y1 / current.height,
-            (r.x2 + 1) / current.width,
-            (r.y2 + 1) / current.height,
-          );
+          const box = regionBox(r, current);
           if (box !== undefined) inferences.push({ type: 'motion', subtype: 'motion', motion: { box } });
         }
         return inferences;

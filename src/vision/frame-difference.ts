@@ -1,4 +1,12 @@
-import { type Frame, luma601, readRowRgb } from '../../contract/frame.js';
+import { type Frame, luma601, readRowRgb } from '../contract/frame.js';
+import type { Rectangle } from '../schema/inference.js';
+import { rectangle } from './box.js';
+
+/**
+ * Frame differencing on small grayscale thumbnails, with no dependency on where the frames come from: the server's
+ * motion processor and the pipeline's MotionDetectionProcessor both build on it (the pipeline must not import the
+ * server's modules).
+ */
 
 /** A small grayscale copy of a frame: box-filtered, so sensor noise averages out before differencing. */
 export interface Thumbnail {
@@ -7,20 +15,39 @@ export interface Thumbnail {
   luma: Float32Array;
 }
 
-/** Downscales to at most `maxWidth` columns by averaging whole blocks of pixels (area resampling). */
+/** Downscales a frame to at most `maxWidth` columns by averaging whole blocks of pixels (area resampling). */
 export function thumbnail(frame: Frame, maxWidth: number): Thumbnail {
-  const width = Math.max(1, Math.min(maxWidth, frame.width));
-  const scale = frame.width / width;
-  const height = Math.max(1, Math.round(frame.height / scale));
+  const row = new Uint8Array(frame.width * 3);
+  return thumbnailOfRows(frame.width, frame.height, maxWidth, (y) => {
+    readRowRgb(frame, y, row);
+    return row;
+  });
+}
+
+/** The same, for tightly packed RGB24 (the pipeline's decoded frames). */
+export function thumbnailRgb(rgb: Uint8Array, frameWidth: number, frameHeight: number, maxWidth: number): Thumbnail {
+  return thumbnailOfRows(frameWidth, frameHeight, maxWidth, (y) =>
+    rgb.subarray(y * frameWidth * 3, (y + 1) * frameWidth * 3),
+  );
+}
+
+function thumbnailOfRows(
+  frameWidth: number,
+  frameHeight: number,
+  maxWidth: number,
+  rowAt: (y: number) => Uint8Array,
+): Thumbnail {
+  const width = Math.max(1, Math.min(maxWidth, frameWidth));
+  const scale = frameWidth / width;
+  const height = Math.max(1, Math.round(frameHeight / scale));
   const sums = new Float32Array(width * height);
   const counts = new Uint32Array(width * height);
-  const row = new Uint8Array(frame.width * 3);
-  const columnOf = new Uint32Array(frame.width);
-  for (let x = 0; x < frame.width; x++) columnOf[x] = Math.min(width - 1, Math.floor(x / scale));
-  for (let y = 0; y < frame.height; y++) {
-    readRowRgb(frame, y, row);
-    const base = Math.min(height - 1, Math.floor((y * height) / frame.height)) * width;
-    for (let x = 0, i = 0; x < frame.width; x++, i += 3) {
+  const columnOf = new Uint32Array(frameWidth);
+  for (let x = 0; x < frameWidth; x++) columnOf[x] = Math.min(width - 1, Math.floor(x / scale));
+  for (let y = 0; y < frameHeight; y++) {
+    const row = rowAt(y);
+    const base = Math.min(height - 1, Math.floor((y * height) / frameHeight)) * width;
+    for (let x = 0, i = 0; x < frameWidth; x++, i += 3) {
       const cell = base + columnOf[x]!;
       sums[cell]! += luma601(row[i]!, row[i + 1]!, row[i + 2]!);
       counts[cell]!++;
@@ -99,4 +126,14 @@ export function changedRegions(
     if (region.pixels >= minPixels) regions.push(region);
   }
   return regions.sort((a, b) => b.pixels - a.pixels);
+}
+
+/** A region as a normalised box of the frame (undefined if empty once clamped). */
+export function regionBox(region: ChangedRegion, thumb: Thumbnail): Rectangle | undefined {
+  return rectangle(
+    region.x1 / thumb.width,
+    region.y1 / thumb.height,
+    (region.x2 + 1) / thumb.width,
+    (region.y2 + 1) / thumb.height,
+  );
 }

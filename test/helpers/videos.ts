@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { findFfmpeg } from '../../src/pipeline/ffmpeg.js';
+
+/**
+ * Generated test videos with known motion: a flat grey 320x240 scene at 10 fps with light temporal noise (so that
+ * "still" means what a camera means by it), a keyframe every 10 frames (1 s), and a white square that moves only
+ * during the given [from, to) seconds. H.264 (libx264), as the vendor's cameras sent.
+ */
+export interface MotionVideo {
+  path: string;
+  seconds: number;
+  moving: readonly (readonly [number, number])[];
+}
+
+export function runFfmpeg(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(findFfmpeg(), ['-hide_banner', '-loglevel', 'error', ...args]);
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stderr) : reject(new Error(`ffmpeg exited ${code}: ${stderr}`))));
+  });
+}
+
+export async function motionVideo(
+  dir: string,
+  seconds: number,
+  moving: readonly (readonly [number, number])[],
+  name = 'motion.mp4',
+): Promise<MotionVideo> {
+  const path = join(dir, name);
+  // One overlay per moving segment: the square slides 30 px a second from the left while enabled (drawbox cannot
+  // move: its `t` is the line thickness, not time).
+  let graph = `color=c=0x606060:s=320x240:r=10:d=${seconds},noise=alls=3:allf=t[s0];color=c=white:s=40x40:r=10:d=${seconds}[sq];[sq]split=${Math.max(1, moving.length)}${moving.map((_, i) => `[q${i}]`).join('') || '[q0]'}`;
+  moving.forEach(([from, to], i) => {
+    graph += `;[s${i}][q${i}]overlay=x='20+30*(t-${from})':y=100:enable='between(t,${from},${to - 0.001})'[s${i + 1}]`;
+  });
+  if (moving.length === 0) graph += ';[q0]nullsink';
+  graph += `;[s${moving.length}]format=yuv420p`;
+  await runFfmpeg([
+    '-filter_complex',
+    graph,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-g',
+    '10',
+    '-keyint_min',
+    '10',
+    '-sc_threshold',
+    '0',
+    '-y',
+    path,
+  ]);
+  return { path, seconds, moving };
+}
+
+function ffprobe(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffprobe', ['-v', 'error', '-of', 'json', ...args]);
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => (text += t));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`ffprobe exited ${code}`))));
+  });
+}
+
+/** ffprobe's view of a recording: duration (s), video codec, packets, and whether the first one is a keyframe. */
+export async function probe(
+  path: string,
+): Promise<{ duration: number; codec: string; frames: number; firstKey: boolean }> {
+  const info = JSON.parse(
+    await ffprobe(['-count_packets', '-show_entries', 'format=duration:stream=codec_name,nb_read_packets', path]),
+  ) as { format: { duration: string }; streams: { codec_name: string; nb_read_packets: string }[] };
+  const first = JSON.parse(
+    await ffprobe(['-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-select_streams', 'v:0', path]),
+  ) as { packets: { flags: string }[] };
+  return {
+    duration: Number(info.format.duration),
+    codec: info.streams[0]!.codec_name,
+    frames: Number(info.streams[0]!.nb_read_packets),
+    firstKey: first.packets[0]?.flags.startsWith('K') ?? false,
+  };
+}
