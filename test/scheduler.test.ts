@@ -98,6 +98,32 @@ describe('scheduler', () => {
     assert.deepEqual([scheduler.busy, scheduler.queued, scheduler.inFlight], [0, 0, 0]);
   });
 
+  test('a job with an overflow lane runs on its own lane first, on the overflow lane while its own is busy', async () => {
+    let clock = 0;
+    const inline = new HeldExecutor();
+    const workers = [new HeldExecutor(), new HeldExecutor()];
+    const own: Lane = { name: 'inline', executors: [inline] };
+    const overflow: Lane = { name: 'workers', executors: workers };
+    const scheduler = new Scheduler({ lanes: [own, overflow], maxQueued: 1, hungAfterMs: 60_000, now: () => clock });
+    const submit = (id: string) =>
+      scheduler.submit(job(id), { lane: own, overflow, affinity: undefined, deadline: 1e9, signal: undefined });
+    const answers = ['a', 'b', 'c', 'd'].map(submit);
+    assert.deepEqual(
+      [inline, ...workers].map((e) => e.held.map((h) => h.job.requestId)),
+      [['a'], ['b'], ['c']],
+    );
+    assert.equal(scheduler.queued, 1);
+    // A worker that frees up takes the waiting job too, not only the event loop.
+    workers[1]!.next();
+    await flush();
+    assert.equal(workers[1]!.held[0]!.job.requestId, 'd');
+    clock += 1;
+    inline.next();
+    workers[0]!.next();
+    workers[1]!.next();
+    assert.equal((await Promise.all(answers)).length, 4);
+  });
+
   test('a lane with no ready executor refuses HX_ERR_CAPACITY_NOT_READY; with one ready, jobs wait for it', async () => {
     const { scheduler, held, submit } = setup(2);
     for (const e of held) e.ready = false;

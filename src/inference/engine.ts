@@ -94,7 +94,10 @@ export interface EngineEvents {
 }
 
 interface RouteEntry {
-  /** Where the route's frames run; `large`, when set, takes frames over INLINE_MAX_PIXELS (see placementOf). */
+  /**
+   * Where the route's frames run. `large`, for a cheap stateless processor: the workers, which take its frames over
+   * INLINE_MAX_PIXELS, and its smaller ones while the event loop is busy (see placementOf).
+   */
   lane: Lane;
   large: Lane | undefined;
   processor: string;
@@ -215,7 +218,9 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     return Object.fromEntries(
       [...this.routes].map(([path, entry]) => [
         path,
-        entry.large === undefined ? entry.lane.name : `${entry.lane.name} (over ${INLINE_MAX_PIXELS} pixels: workers)`,
+        entry.large === undefined
+          ? entry.lane.name
+          : `${entry.lane.name}, workers when busy or over ${INLINE_MAX_PIXELS} pixels`,
       ]),
     );
   }
@@ -228,7 +233,13 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     const media = admitMedia(request.body, request.mediaType, request.rawHints ?? [], this.limits);
     // Parsed once, here, and carried with the job: a malformed filter is answered before any queue wait.
     const filters = parseFilters(request.query);
-    const lane = entry.large !== undefined && media.width * media.height > INLINE_MAX_PIXELS ? entry.large : entry.lane;
+    // A cheap stateless processor's frame runs on the event loop only while nothing else runs (the lowest latency, at
+    // low load); under load, or when large, on the workers, which leaves the event loop to the front end (the higher
+    // throughput). The event loop stays a fallback for small frames when the workers are busy.
+    const large = media.width * media.height > INLINE_MAX_PIXELS;
+    const spill = entry.large !== undefined && (large || this.scheduler.busy > 0);
+    const lane = spill && entry.large !== undefined ? entry.large : entry.lane;
+    const overflow = entry.large === undefined || large ? undefined : spill ? entry.lane : entry.large;
     const stream = request.stream ?? '';
     const result = await this.scheduler.submit(
       {
@@ -243,6 +254,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       },
       {
         lane,
+        overflow,
         affinity: entry.stateful ? `${request.route}\n${stream}` : undefined,
         deadline: request.deadline,
         signal: request.signal,

@@ -11,6 +11,11 @@ export interface Lane {
 export interface Submission {
   lane: Lane;
   /**
+   * When every executor of `lane` is busy, a free executor of this lane may take the job (a cheap processor loaded on
+   * the event loop and on the workers: the event loop first, for its latency; the workers when it is busy).
+   */
+  overflow?: Lane | undefined;
+  /**
    * Jobs with the same key run on the same executor of their lane, in arrival order (a stateful processor keeps its
    * per-stream state there). Undefined: any free executor.
    */
@@ -26,6 +31,7 @@ export type ScheduledResult = JobResult & { queueMs: number };
 interface Pending {
   job: Job;
   lane: Lane;
+  overflow: Lane | undefined;
   /** The only executor that may run this job (affinity), else any of its lane. */
   pinned: Executor | undefined;
   deadline: number;
@@ -82,9 +88,11 @@ export class Scheduler {
   private closed = false;
   private readonly idleWaiters = new Set<() => void>();
   private readonly now: () => number;
+  private readonly laneOf = new Map<Executor, Lane>();
 
   constructor(options: SchedulerOptions) {
     this.options = options;
+    for (const lane of options.lanes) for (const e of lane.executors) this.laneOf.set(e, lane);
     this.now = options.now ?? (() => performance.now());
   }
 
@@ -134,16 +142,18 @@ export class Scheduler {
   }
 
   submit(job: Job, submission: Submission): Promise<ScheduledResult> {
-    const { lane } = submission;
+    const { lane, overflow } = submission;
     if (this.draining || this.closed) return Promise.reject(this.capacityError('HX_ERR_CAPACITY_DRAINING', lane));
-    if (!lane.executors.some((e) => e.ready)) {
+    if (![lane, overflow].some((l) => l?.executors.some((e) => e.ready))) {
       return Promise.reject(this.capacityError('HX_ERR_CAPACITY_NOT_READY', lane));
     }
     const pinned =
       submission.affinity === undefined
         ? undefined
         : lane.executors[affinityIndex(submission.affinity, lane.executors.length)];
-    const free = this.freeExecutor(lane, pinned);
+    const free =
+      this.freeExecutor(lane, pinned) ??
+      (pinned === undefined && overflow !== undefined ? this.freeExecutor(overflow, undefined) : undefined);
     if (free === undefined && this.queue.length >= this.options.maxQueued) {
       return Promise.reject(this.capacityError('HX_ERR_CAPACITY_QUEUE_FULL', lane));
     }
@@ -151,6 +161,7 @@ export class Scheduler {
       const pending: Pending = {
         job,
         lane,
+        overflow: pinned === undefined ? overflow : undefined,
         pinned,
         deadline: submission.deadline,
         enqueuedAt: this.now(),
@@ -229,7 +240,10 @@ export class Scheduler {
   private pump(executor: Executor): void {
     if (this.closed || !executor.ready || this.running.has(executor)) return;
     const index = this.queue.findIndex(
-      (p) => p.pinned === executor || (p.pinned === undefined && p.lane.executors.includes(executor)),
+      (p) =>
+        p.pinned === executor ||
+        (p.pinned === undefined &&
+          (p.lane.executors.includes(executor) || p.overflow?.executors.includes(executor) === true)),
     );
     if (index < 0) return;
     const [next] = this.queue.splice(index, 1);
@@ -250,8 +264,9 @@ export class Scheduler {
     const startedAt = pending.startedAt ?? pending.enqueuedAt;
     if (!(result instanceof HxError)) {
       const elapsed = this.now() - startedAt;
-      const mean = this.serviceMs.get(pending.lane.name);
-      this.serviceMs.set(pending.lane.name, mean === undefined ? elapsed : mean * 0.8 + elapsed * 0.2);
+      const ranOn = (this.laneOf.get(executor) ?? pending.lane).name;
+      const mean = this.serviceMs.get(ranOn);
+      this.serviceMs.set(ranOn, mean === undefined ? elapsed : mean * 0.8 + elapsed * 0.2);
     }
     // A job that blocked the event loop past its deadline kept its timer from firing: it is late all the same.
     if (!pending.settled && this.now() > pending.deadline) {
