@@ -69,6 +69,29 @@ describe('metrics placement', () => {
 });
 
 describe('logs', () => {
+  for (const execution of ['workers', 'inline']) {
+    test(`a processor's exception reaches the log with its request id, never the client (${execution})`, async () => {
+      const server = await startCli(['--route', `/behave=${behave}`, '--execution', execution]);
+      try {
+        const id = `throws-${execution}`;
+        const answer = await post(`${server.url}/behave?do=throw`, jpeg, { 'x-ms-client-request-id': id });
+        assertError(answer, 500, 'HX_ERR_PROCESSOR_FAILED');
+        assert.doesNotMatch(answer.text, /secret internal detail/);
+        await until('the detail logged', () => server.output().includes('"msg":"processor error"'));
+        const line = server
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"msg":"processor error"'));
+        const logged = JSON.parse(line!) as { reqId: string; code: string; detail: string };
+        assert.equal(logged.reqId, id);
+        assert.equal(logged.code, 'HX_ERR_PROCESSOR_FAILED');
+        assert.match(logged.detail, /secret internal detail \/etc\/passwd/);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+
   test('one JSON line per request with the request id, route, status, bytes, stage timings and the error code', async () => {
     const server = await startCli(['--workers', '1', '--log-level', 'info', ...SCORE_ONLY]);
     try {

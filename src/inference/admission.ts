@@ -46,7 +46,7 @@ export function admitMedia(
   else if (sniffKind(body) === undefined && !SNIFFED.has(mediaType)) {
     throw new HxError(
       'HX_ERR_MEDIA_UNSUPPORTED_TYPE',
-      `Content-Type ${mediaType} is not supported and the body is not a JPEG, PNG or BMP: send image/jpeg, ` +
+      `The media type ${mediaType} is not supported and the body is not a JPEG, PNG or BMP: send image/jpeg, ` +
         'image/png, image/bmp or image/x-raw',
     );
   } else media = probeEncoded(body);

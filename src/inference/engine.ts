@@ -8,7 +8,7 @@ import { ANNOTATED_MEDIA_TYPE } from './annotate.js';
 import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } from './executor.js';
 import { parseFilters } from './filters.js';
 import type { WorkerProcessorSpec } from './messages.js';
-import type { RawGeometrySource } from './probe.js';
+import type { MediaInfo, RawGeometrySource } from './probe.js';
 import { type Lane, Scheduler } from './scheduler.js';
 import { TaskRunner } from './task-runner.js';
 
@@ -94,12 +94,10 @@ export interface EngineEvents {
 }
 
 interface RouteEntry {
-  /**
-   * Where the route's frames run. `large`, for a cheap stateless processor: the workers, which take its frames over
-   * INLINE_MAX_PIXELS, and its smaller ones while the event loop is busy (see placementOf).
-   */
+  /** Where the route's frames run. */
   lane: Lane;
-  large: Lane | undefined;
+  /** For a cheap stateless processor on the event loop: the workers, which take some of its frames (see laneFor). */
+  workers: Lane | undefined;
   processor: string;
   stateful: boolean;
 }
@@ -122,7 +120,6 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       ready: (executor) => this.scheduler.executorReady(executor),
       exited: (workerId, reason) => this.emit('worker-exit', { workerId, reason }),
       fatal: (error) => this.emit('fatal', error),
-      taskError: (requestId, code, detail) => this.emit('task-error-detail', { requestId, code, detail }),
     };
     const lanes = new Map<LaneName, Lane>();
     const runsOn = (p: PlannedRoute, name: LaneName) => p.lane === name || (name === 'workers' && p.split);
@@ -141,7 +138,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
         p.route.path,
         {
           lane: lanes.get(p.lane)!,
-          large: p.split ? lanes.get('workers') : undefined,
+          workers: p.split ? lanes.get('workers') : undefined,
           processor: p.definition.name,
           stateful: p.definition.stateful === true,
         },
@@ -154,6 +151,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       lanes: [...lanes.values()],
       maxQueued: options.maxQueuedRequests,
       hungAfterMs: options.hungAfterMs ?? 10_000,
+      onFailureDetail: (requestId, code, detail) => this.emit('task-error-detail', { requestId, code, detail }),
     });
   }
 
@@ -218,7 +216,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     return Object.fromEntries(
       [...this.routes].map(([path, entry]) => [
         path,
-        entry.large === undefined
+        entry.workers === undefined
           ? entry.lane.name
           : `${entry.lane.name}, workers when busy or over ${INLINE_MAX_PIXELS} pixels`,
       ]),
@@ -233,13 +231,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     const media = admitMedia(request.body, request.mediaType, request.rawHints ?? [], this.limits);
     // Parsed once, here, and carried with the job: a malformed filter is answered before any queue wait.
     const filters = parseFilters(request.query);
-    // A cheap stateless processor's frame runs on the event loop only while nothing else runs (the lowest latency, at
-    // low load); under load, or when large, on the workers, which leaves the event loop to the front end (the higher
-    // throughput). The event loop stays a fallback for small frames when the workers are busy.
-    const large = media.width * media.height > INLINE_MAX_PIXELS;
-    const spill = entry.large !== undefined && (large || this.scheduler.busy > 0);
-    const lane = spill && entry.large !== undefined ? entry.large : entry.lane;
-    const overflow = entry.large === undefined || large ? undefined : spill ? entry.lane : entry.large;
+    const { lane, overflow } = this.laneFor(entry, media);
     const stream = request.stream ?? '';
     const result = await this.scheduler.submit(
       {
@@ -271,6 +263,18 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       timings: { queueMs: result.queueMs, ...result.timings },
       processor: entry.processor,
     };
+  }
+
+  /**
+   * A cheap stateless processor's frame runs on the event loop only while nothing else runs (the lowest latency, at
+   * low load); under load on the workers, which leaves the event loop to the front end (the higher throughput), with
+   * the event loop as the fallback when every worker is busy. A large frame always runs on the workers.
+   */
+  private laneFor(entry: RouteEntry, media: MediaInfo): { lane: Lane; overflow: Lane | undefined } {
+    const { workers } = entry;
+    if (workers === undefined) return { lane: entry.lane, overflow: undefined };
+    if (media.width * media.height > INLINE_MAX_PIXELS) return { lane: workers, overflow: undefined };
+    return this.scheduler.busy > 0 ? { lane: workers, overflow: entry.lane } : { lane: entry.lane, overflow: workers };
   }
 
   /** Stops admitting: new frames get HX_ERR_CAPACITY_DRAINING, readiness turns false; admitted frames finish. */

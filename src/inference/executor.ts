@@ -38,8 +38,6 @@ export interface ExecutorEvents {
   exited(workerId: number, reason: string): void;
   /** Replacements kept failing to start: the server cannot serve this lane any more. */
   fatal(error: HxError): void;
-  /** The internal detail of a failed job, for the log only. */
-  taskError(requestId: string, code: string, detail: string): void;
 }
 
 /** Consecutive failed starts of a replacement after which a worker is given up (and the server stops). */
@@ -55,9 +53,7 @@ export class WorkerExecutor implements Executor {
   private isReady = false;
   private closed = false;
   private nextId = 1;
-  private current:
-    | { id: number; requestId: string; resolve: (r: JobResult) => void; reject: (e: HxError) => void }
-    | undefined;
+  private current: { id: number; resolve: (r: JobResult) => void; reject: (e: HxError) => void } | undefined;
   private restartFailures = 0;
 
   constructor(id: number, processors: readonly WorkerProcessorSpec[], events: ExecutorEvents) {
@@ -92,12 +88,9 @@ export class WorkerExecutor implements Executor {
           const error = HxError.fromPlain(message.error);
           reject(new HxError(error.code, `worker ${this.id}: ${error.message}`, { cause: message.detail }));
         } else if (this.current !== undefined && this.current.id === message.id) {
-          const { resolve: done, requestId } = this.current;
+          const { resolve: done } = this.current;
           this.current = undefined;
           const { type: _type, id: _id, ...result } = message;
-          if (!result.ok && result.detail !== undefined) {
-            this.events.taskError(requestId, result.error.code, result.detail);
-          }
           done(result);
         }
       });
@@ -125,7 +118,7 @@ export class WorkerExecutor implements Executor {
       byteLength: body.byteLength,
     };
     return new Promise<JobResult>((resolve, reject) => {
-      this.current = { id: message.id, requestId: job.requestId, resolve, reject };
+      this.current = { id: message.id, resolve, reject };
       worker.postMessage(message, [message.body]);
     });
   }
@@ -217,9 +210,6 @@ export class InlineExecutor implements Executor {
     const runner = this.runner;
     if (runner === undefined || this.closed) throw new HxError('HX_ERR_CAPACITY_DRAINING');
     const { outcome, timings } = await runner.run(job, job.body);
-    if (!outcome.ok && outcome.detail !== undefined) {
-      this.events.taskError(job.requestId, outcome.error.code, outcome.detail);
-    }
     return { ...outcome, timings };
   }
 

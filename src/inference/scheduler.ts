@@ -58,6 +58,8 @@ export interface SchedulerOptions {
   hungAfterMs: number;
   /** A hung executor was replaced. */
   onHung?: (lane: string, requestId: string) => void;
+  /** A job failed with an internal detail (for the log), whether or not its client still waits for it. */
+  onFailureDetail?: (requestId: string, code: string, detail: string) => void;
   /** The clock deadlines and service times are read from (performance.now; tests give their own). */
   now?: () => number;
 }
@@ -261,6 +263,9 @@ export class Scheduler {
 
   private completed(executor: Executor, pending: Pending, result: JobResult | HxError): void {
     clearTimeout(pending.hungTimer);
+    if (!(result instanceof HxError) && !result.ok && result.detail !== undefined) {
+      this.options.onFailureDetail?.(pending.job.requestId, result.error.code, result.detail);
+    }
     const startedAt = pending.startedAt ?? pending.enqueuedAt;
     if (!(result instanceof HxError)) {
       const elapsed = this.now() - startedAt;
