@@ -113,17 +113,21 @@ describe('TLS', () => {
   });
 
   test('--tls-ca requires a client certificate signed by that CA', async () => {
-    const server = await startCli([
-      ...SCORE_ONLY,
-      '--workers',
-      '1',
-      '--tls-cert',
-      pki.serverCert,
-      '--tls-key',
-      pki.serverKey,
-      '--tls-ca',
-      pki.caCert,
-    ]);
+    const server = await startCli(
+      [
+        ...SCORE_ONLY,
+        '--workers',
+        '1',
+        '--tls-cert',
+        pki.serverCert,
+        '--tls-key',
+        pki.serverKey,
+        '--tls-ca',
+        pki.caCert,
+      ],
+      {},
+      { clientCert: { cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) } },
+    );
     const ca = readFileSync(pki.caCert);
     const anonymous = new Agent({ connect: { ca } });
     const withCert = new Agent({

@@ -1,5 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -16,11 +18,19 @@ export interface CliServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Generous: test files run concurrently on a 2-core machine, so a start can wait behind another file's work. */
+const START_MS = 60_000;
+
 /** Starts `httpextension` as a real process on a free port and waits until it is ready. */
 export async function startCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  options: { waitReady?: boolean; nodeArgs?: string[] } = {},
+  options: {
+    waitReady?: boolean;
+    nodeArgs?: string[];
+    /** The client certificate readiness polling presents to a server that requires one (--tls-ca). */
+    clientCert?: { cert: Buffer; key: Buffer };
+  } = {},
 ): Promise<CliServer> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args, '-p', '0', '--host', '127.0.0.1'], {
     env: { PATH: process.env.PATH, ...env },
@@ -34,7 +44,10 @@ export async function startCli(
     output += d;
   });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${output}`));
+    }, START_MS);
     const onData = (): void => {
       const line = output.split('\n').find((l) => l.includes('"msg":"httpextension listening"'));
       const match = line === undefined ? null : /"port":(\d+)/.exec(line);
@@ -49,10 +62,12 @@ export async function startCli(
   const scheme = args.includes('--tls-cert') || env.HX_TLS_CERT ? 'https' : 'http';
   const url = `${scheme}://127.0.0.1:${port}`;
   if (options.waitReady !== false) {
-    const deadline = Date.now() + 20_000;
-    while (!output.includes('"msg":"all processors ready"')) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`processors did not load:\n${output}`);
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      await untilReady(url, child, () => output, options.clientCert);
+    } catch (error) {
+      // A server left running would keep the test file's process alive after the failure is reported.
+      child.kill('SIGKILL');
+      throw error;
     }
   }
   return {
@@ -86,5 +101,37 @@ export function run(
       },
     );
     if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+/** Polls `GET /health/ready` (the readiness contract an orchestrator uses) until it answers 200. */
+async function untilReady(
+  url: string,
+  child: ChildProcess,
+  output: () => string,
+  clientCert?: { cert: Buffer; key: Buffer },
+): Promise<void> {
+  const deadline = Date.now() + START_MS;
+  while ((await readyStatus(url, clientCert)) !== 200) {
+    if (child.exitCode !== null) throw new Error(`server exited before it was ready:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`server was not ready within ${START_MS} ms:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function readyStatus(url: string, clientCert?: { cert: Buffer; key: Buffer }): Promise<number> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    // Test servers use self-signed certificates; readiness is all this asks.
+    const request = send(
+      `${url}/health/ready`,
+      { rejectUnauthorized: false, agent: false, ...clientCert },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    request.on('error', () => resolve(0));
+    request.end();
   });
 }
