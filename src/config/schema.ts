@@ -365,5 +365,19 @@ export const configSchema = {
         },
       },
     },
+    grpc: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        port: {
+          ...port,
+          description:
+            'serve the gRPC extension contract (`MediaGraphExtension`, docs/grpc.md) on this port too, with the ' +
+            'same routes, auth and TLS; 0: a free port; unset: off',
+          env: 'HX_GRPC_PORT',
+          flag: '--grpc-port <port>',
+        },
+      },
+    },
   },
 } as const;
