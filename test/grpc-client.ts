@@ -36,8 +36,9 @@ export interface TestStream {
 }
 
 /** A grpc-js client of our server, streaming as a peer of the contract does. */
-export function openStream(port: number, auth?: string): TestStream & { close(): void } {
-  const client = new MediaGraphExtension(`127.0.0.1:${port}`, credentials.createInsecure());
+export function openStream(port: number, auth?: string, ca?: Buffer): TestStream & { close(): void } {
+  const creds = ca === undefined ? credentials.createInsecure() : credentials.createSsl(ca);
+  const client = new MediaGraphExtension(`127.0.0.1:${port}`, creds);
   const metadata = new Metadata();
   if (auth !== undefined) metadata.set('x-ms-authentication', auth);
   const call = client.ProcessMediaStream(metadata);

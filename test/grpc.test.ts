@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +11,7 @@ import { fromProtoInference, PROTO_DIR, type ProtoInference } from '../src/schem
 import type { Inference } from '../src/schema/inference.js';
 import { validateResponse } from '../src/schema/validate.js';
 import { descriptor, openStream } from './grpc-client.js';
+import { makePki } from './helpers/certs.js';
 import { fixture, get, post, releaseFile, until } from './helpers/http.js';
 import { doubleUrl, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -200,6 +201,27 @@ describe('gRPC extension front end', () => {
     byPath.close();
   });
 
+  test('a frame the processor fails on is answered with no inferences, and the stream goes on', async () => {
+    const before = await rejected('HX_ERR_PROCESSOR_FAILED');
+    const stream = openStream(server.grpcPort!);
+    stream.send(descriptor('{"route":"/behave","do":"throw"}', JPG));
+    await stream.next();
+    stream.send(sample(2, 8, { contentBytes: { bytes: jpeg } }));
+    stream.send(sample(3, 9, { contentBytes: { bytes: jpeg } }));
+    const answers = [await stream.next(), await stream.next()];
+    assert.deepEqual(
+      answers.map((m) => [m.ackSequenceNumber, m.mediaSample?.timestamp, m.mediaSample?.inferences ?? []]),
+      [
+        [2, 8, []],
+        [3, 9, []],
+      ],
+    );
+    assert.equal(await rejected('HX_ERR_PROCESSOR_FAILED'), before + 2);
+    stream.end();
+    assert.equal((await stream.ended).code, status.OK);
+    stream.close();
+  });
+
   const failures: Array<[string, StreamMessage[], status, RegExp]> = [
     ['a sample first', [sample(1, 0, { contentBytes: { bytes: jpeg } })], status.FAILED_PRECONDITION, /first message/],
     ['an unknown route', [descriptor('/nowhere', JPG)], status.NOT_FOUND, /\/nowhere: no such route/],
@@ -291,11 +313,38 @@ describe('gRPC extension front end', () => {
     stream.close();
   });
 
-  async function rejected(): Promise<number> {
+  async function rejected(reason = 'HX_ERR_CAPACITY_QUEUE_FULL'): Promise<number> {
     const text = (await get(server.at('/metrics'))).text;
-    const match = /^httpextension_rejected_requests_total\{reason="HX_ERR_CAPACITY_QUEUE_FULL"\} (\d+)$/m.exec(text);
+    const match = new RegExp(`^httpextension_rejected_requests_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
     return match === null ? 0 : Number(match[1]);
   }
+});
+
+describe('gRPC over TLS', () => {
+  test("the server's certificate serves gRPC too; a plaintext client is not answered", async () => {
+    const pki = makePki();
+    const server = await startTestServer({
+      grpc: { port: 0 },
+      tls: { certFile: pki.serverCert, keyFile: pki.serverKey },
+    });
+    try {
+      const stream = openStream(server.grpcPort!, undefined, readFileSync(pki.caCert));
+      stream.send(descriptor('', JPG));
+      assert.equal((await stream.next()).ackSequenceNumber, 1);
+      stream.send(sample(2, 3, { contentBytes: { bytes: jpeg } }));
+      assert.equal(inferencesOf(await stream.next())[0]?.type, 'classification');
+      stream.end();
+      assert.equal((await stream.ended).code, status.OK);
+      stream.close();
+      const plain = openStream(server.grpcPort!);
+      plain.send(descriptor('', JPG));
+      assert.equal((await plain.ended).code, status.UNAVAILABLE);
+      plain.close();
+    } finally {
+      await server.close();
+      rmSync(pki.dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('gRPC shutdown', () => {

@@ -206,7 +206,6 @@ export class Session {
   private async run(setup: Setup, body: Uint8Array, ack: number, timestamp: number, startedAt: number): Promise<void> {
     const { engine, metrics, config } = this.deps;
     let inferences: ProtoInference[] = [];
-    let code: string | undefined;
     try {
       const outcome = await engine.infer({
         route: setup.route,
@@ -223,24 +222,29 @@ export class Session {
       if (outcome.json !== undefined) {
         inferences = (JSON.parse(outcome.json) as { inferences: Inference[] }).inferences.map(toProtoInference);
       }
+      this.observe(setup.route, startedAt, 200, undefined);
     } catch (error) {
-      code = isHxError(error) ? error.code : 'HX_ERR_SERVER_INTERNAL';
-      // Back-pressure: a frame the engine has no room for is answered at once, empty, and the stream goes on.
-      if (code !== 'HX_ERR_CAPACITY_QUEUE_FULL') {
-        this.observe(setup.route, startedAt, error, code);
+      const hx = isHxError(error) ? error : undefined;
+      this.observe(setup.route, startedAt, hx?.status ?? 500, hx?.code ?? 'HX_ERR_SERVER_INTERNAL');
+      // Back-pressure (a frame the engine has no room for) and failures of ours on one frame are answered at once,
+      // empty, and counted: the contract has no per-sample error, and the camera's next frame may well succeed.
+      // What the client got wrong ends the stream, so that it is seen and fixed.
+      if (hx === undefined || hx.status < 500 || hx.code === 'HX_ERR_CAPACITY_DRAINING') {
         this.fail(error);
         return;
       }
+      if (hx.code !== 'HX_ERR_CAPACITY_QUEUE_FULL') {
+        this.deps.logger.warn({ code: hx.code, stream: this.id, sample: ack }, 'gRPC sample failed; answered empty');
+      }
     }
-    this.observe(setup.route, startedAt, undefined, code);
     this.write({ ackSequenceNumber: ack, mediaSample: { timestamp, inferences } });
   }
 
-  private observe(route: string, startedAt: number, error: unknown, code: string | undefined): void {
+  private observe(route: string, startedAt: number, status: number, code: string | undefined): void {
     this.deps.metrics.observeRequest({
       route,
       method: METHOD,
-      status: error === undefined ? 200 : isHxError(error) ? error.status : 500,
+      status,
       durationSeconds: (performance.now() - startedAt) / 1000,
       code,
     });
