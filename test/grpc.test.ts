@@ -257,6 +257,17 @@ describe('gRPC extension front end', () => {
     });
   }
 
+  test('a filter the JSON form carries out of range ends the stream at the first sample', async () => {
+    const stream = openStream(server.grpcPort!);
+    stream.send(descriptor('{"confidence":2}', JPG));
+    await stream.next();
+    stream.send(sample(2, 0, { contentBytes: { bytes: jpeg } }));
+    const ended = await stream.ended;
+    assert.equal(ended.code, status.INVALID_ARGUMENT);
+    assert.match(ended.details, /HX_ERR_HTTP_BAD_QUERY/);
+    stream.close();
+  });
+
   test('a shared memory offset outside the file and raw geometry that does not match end the stream', async () => {
     const outside = openStream(server.grpcPort!);
     outside.send(descriptor('', RAW, { handleName: shmName, lengthBytes: 10 }));

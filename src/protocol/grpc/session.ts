@@ -354,10 +354,7 @@ function grpcStatus(error: HxError): status {
     case 'HX_ERR_GRPC_PROTOCOL':
       return status.FAILED_PRECONDITION;
     case 'HX_ERR_CAPACITY_DRAINING':
-    case 'HX_ERR_CAPACITY_NOT_READY':
       return status.UNAVAILABLE;
-    case 'HX_ERR_CAPACITY_TIMEOUT':
-      return status.DEADLINE_EXCEEDED;
     case 'HX_ERR_LIMIT_TOO_MANY_PIXELS':
     case 'HX_ERR_LIMIT_BODY_TOO_LARGE':
       return status.RESOURCE_EXHAUSTED;
