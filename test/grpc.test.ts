@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import type { StreamMessage } from '../src/protocol/grpc/session.js';
@@ -357,6 +359,47 @@ describe('gRPC over TLS', () => {
     }
   });
 });
+
+describe('gRPC TLS reload', () => {
+  test('SIGHUP (reloadTls) gives new gRPC connections the new certificate; the open stream goes on', async () => {
+    const pki = makePki();
+    const cert = join(pki.dir, 'live.pem');
+    const key = join(pki.dir, 'live-key.pem');
+    copyFileSync(pki.serverCert, cert);
+    copyFileSync(pki.serverKey, key);
+    const server = await startTestServer({ grpc: { port: 0 }, tls: { certFile: cert, keyFile: key } });
+    try {
+      const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+      assert.equal(await peerFingerprint(server.grpcPort!), fingerprint(pki.serverCert));
+      const open = openStream(server.grpcPort!, undefined, readFileSync(pki.caCert));
+      open.send(descriptor('', JPG));
+      await open.next();
+      copyFileSync(pki.serverCert2, cert);
+      copyFileSync(pki.serverKey2, key);
+      server.reloadTls();
+      assert.equal(await peerFingerprint(server.grpcPort!), fingerprint(pki.serverCert2));
+      open.send(sample(2, 1, { contentBytes: { bytes: jpeg } }));
+      assert.equal((await open.next()).ackSequenceNumber, 2);
+      open.end();
+      assert.equal((await open.ended).code, status.OK);
+      open.close();
+    } finally {
+      await server.close();
+      rmSync(pki.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The certificate a new TLS connection to the gRPC port is shown (HTTP/2 by ALPN, as a gRPC client connects). */
+function peerFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ALPNProtocols: ['h2'], rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
 
 describe('gRPC shutdown', () => {
   test('SIGTERM (close) answers the accepted samples, then ends the stream UNAVAILABLE', async () => {

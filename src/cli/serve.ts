@@ -133,6 +133,7 @@ export async function startServer(
     reloadTls: () => {
       try {
         http.reloadTls();
+        grpc?.reloadTls();
         logger.info('TLS certificate reloaded');
       } catch (error) {
         // A bad new certificate must not take the server down: it keeps serving with the old one.

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { createSecureContext } from 'node:tls';
+import { experimental, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/defaults.js';
@@ -9,12 +9,15 @@ import type { Metrics } from '../../observability/metrics.js';
 import { EXTENSION_PROTO, GRPC_LOADER_OPTIONS, PROTO_DIR, PROTO_PACKAGE } from '../../schema/grpc-inference.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { authSettings } from '../auth/settings.js';
+import { readTlsFiles } from '../http/tls.js';
 import { type Call, Session } from './session.js';
 
 export interface GrpcFrontEnd {
   port: number;
   /** Graceful stop: every stream answers what it accepted and ends UNAVAILABLE; then the listener closes. */
   close(): Promise<void>;
+  /** Re-reads the TLS files (SIGHUP): new connections get them, open streams keep theirs. Throws if they are bad. */
+  reloadTls(): void;
 }
 
 /** Room for protobuf framing around a frame of maxBodyBytes. */
@@ -50,8 +53,9 @@ export async function startGrpcServer(deps: {
       call.on('finish', () => sessions.delete(session));
     },
   });
+  const certificates = config.tls.certFile === undefined ? undefined : new Certificates(config.tls);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.grpc.port ?? 0}`, credentials(config), (error, bound) =>
+    server.bindAsync(`${config.host}:${config.grpc.port ?? 0}`, credentials(config, certificates), (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
@@ -63,15 +67,67 @@ export async function startGrpcServer(deps: {
       await Promise.all([...sessions].map((session) => session.drain()));
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     },
+    reloadTls: () => certificates?.reload(),
   };
 }
 
-function credentials(config: Readonly<Config>): ServerCredentials {
-  const { tls } = config;
-  if (tls.certFile === undefined || tls.keyFile === undefined) return ServerCredentials.createInsecure();
-  return ServerCredentials.createSsl(
-    tls.caFile ? readFileSync(tls.caFile) : null,
-    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
-    tls.caFile !== undefined,
+function credentials(config: Readonly<Config>, certificates: Certificates | undefined): ServerCredentials {
+  if (certificates === undefined) return ServerCredentials.createInsecure();
+  // grpc-js passes its first argument on as the identity provider and its second as the CA provider (null: no client
+  // certificates asked for), whatever its typings name them.
+  return experimental.createCertificateProviderServerCredentials(
+    certificates,
+    config.tls.caFile === undefined ? null : certificates,
+    config.tls.caFile !== undefined,
   );
+}
+
+/**
+ * The server's certificate, key and CA as grpc-js's certificate provider interface wants them, re-read on demand
+ * (SIGHUP) rather than by polling. New files are parsed before any listener sees them: a bad pair keeps the old one.
+ */
+class Certificates implements experimental.CertificateProvider {
+  private identity: experimental.IdentityCertificateUpdate;
+  private ca: experimental.CaCertificateUpdate | null;
+  private readonly identityListeners = new Set<experimental.IdentityCertificateUpdateListener>();
+  private readonly caListeners = new Set<experimental.CaCertificateUpdateListener>();
+
+  constructor(private readonly tls: Config['tls']) {
+    const { identity, ca } = this.read();
+    this.identity = identity;
+    this.ca = ca;
+  }
+
+  reload(): void {
+    const { identity, ca } = this.read();
+    this.identity = identity;
+    this.ca = ca;
+    for (const listener of this.identityListeners) listener(identity);
+    for (const listener of this.caListeners) listener(ca);
+  }
+
+  private read(): { identity: experimental.IdentityCertificateUpdate; ca: experimental.CaCertificateUpdate | null } {
+    const files = readTlsFiles(this.tls);
+    createSecureContext(files);
+    return {
+      identity: { certificate: files.cert as Buffer, privateKey: files.key as Buffer },
+      ca: files.ca === undefined ? null : { caCertificate: files.ca as Buffer },
+    };
+  }
+
+  addIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.add(listener);
+    // Later, not now: grpc-js registers the server's watcher only after this returns, and would miss the update.
+    queueMicrotask(() => listener(this.identity));
+  }
+  removeIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.delete(listener);
+  }
+  addCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
+    this.caListeners.add(listener);
+    queueMicrotask(() => listener(this.ca));
+  }
+  removeCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
+    this.caListeners.delete(listener);
+  }
 }
