@@ -53,6 +53,10 @@ export const ERRORS = {
     status: 400,
     message: 'The shared memory file cannot be opened, or a ContentReference lies outside it',
   },
+  HX_ERR_GRPC_IDLE: {
+    status: 408,
+    message: 'The gRPC stream sent nothing for grpc.idleTimeoutMs: reconnect to send more',
+  },
   HX_ERR_GRPC_CONFIGURATION: {
     status: 400,
     message: 'extension_configuration is neither a route path nor a JSON object with a route and filters',

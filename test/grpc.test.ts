@@ -103,6 +103,7 @@ describe('gRPC extension front end', () => {
     assert.equal(expected[0]?.type, 'classification');
     assert.deepEqual(inferencesOf(first), expected);
     assert.deepEqual(validateResponse({ inferences: inferencesOf(second) }), []);
+    assert.equal(await openStreams(server), 1);
     stream.end();
     assert.equal((await stream.ended).code, status.OK);
     stream.close();
@@ -390,6 +391,11 @@ describe('gRPC TLS reload', () => {
   });
 });
 
+async function openStreams(server: TestServer): Promise<number> {
+  const text = (await get(server.at('/metrics'))).text;
+  return Number(/^httpextension_grpc_streams (\d+)$/m.exec(text)?.[1]);
+}
+
 /** The certificate a new TLS connection to the gRPC port is shown (HTTP/2 by ALPN, as a gRPC client connects). */
 function peerFingerprint(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -400,6 +406,27 @@ function peerFingerprint(port: number): Promise<string> {
     socket.on('error', reject);
   });
 }
+
+describe('gRPC idle streams', () => {
+  test('a stream that sends nothing for grpc.idleTimeoutMs is ended DEADLINE_EXCEEDED and no longer counted', async () => {
+    const server = await startTestServer({ grpc: { port: 0, idleTimeoutMs: 200 } });
+    try {
+      const streams = async () =>
+        /^httpextension_grpc_streams (\d+)$/m.exec((await get(server.at('/metrics'))).text)?.[1];
+      const stream = openStream(server.grpcPort!);
+      stream.send(descriptor('', JPG));
+      await stream.next();
+      assert.equal(await streams(), '1');
+      const ended = await stream.ended;
+      assert.equal(ended.code, status.DEADLINE_EXCEEDED);
+      assert.match(ended.details, /HX_ERR_GRPC_IDLE: The stream sent nothing for 200 ms/);
+      await until('the stream released', async () => (await openStreams(server)) === 0);
+      stream.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
 
 describe('gRPC shutdown', () => {
   test('SIGTERM (close) answers the accepted samples, then ends the stream UNAVAILABLE', async () => {

@@ -377,6 +377,14 @@ export const configSchema = {
           env: 'HX_GRPC_PORT',
           flag: '--grpc-port <port>',
         },
+        idleTimeoutMs: {
+          ...ms,
+          default: 300_000,
+          description:
+            'end a gRPC stream that has sent nothing for this long and has no frame in flight (a gated pipeline may ' +
+            'pause for minutes: keep it long)',
+          env: 'HX_GRPC_IDLE_TIMEOUT_MS',
+        },
       },
     },
   },

@@ -3,6 +3,7 @@ import { createSecureContext } from 'node:tls';
 import { experimental, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { Config } from '../../config/defaults.js';
 import type { InferenceEngine } from '../../inference/engine.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -43,6 +44,14 @@ export async function startGrpcServer(deps: {
   const sessions = new Set<Session>();
   const sessionDeps = { ...deps, authenticator: new Authenticator(authSettings(config.auth)) };
   let next = 0;
+  new Gauge({
+    name: 'httpextension_grpc_streams',
+    help: 'gRPC streams open now',
+    registers: [deps.metrics.registry],
+    collect() {
+      this.set(sessions.size);
+    },
+  });
   let closing = false;
   server.addService(service, {
     ProcessMediaStream: (call: Call) => {

@@ -72,6 +72,7 @@ export class Session {
   private readonly inFlight = new Set<Promise<void>>();
   private ended = false;
   private draining = false;
+  private idleTimer: NodeJS.Timeout | undefined;
   readonly id: string;
 
   constructor(
@@ -84,6 +85,21 @@ export class Session {
     call.on('end', () => void this.settled().then(() => this.finish()));
     call.on('cancelled', () => this.release());
     call.on('error', () => this.release());
+    this.armIdleTimer();
+  }
+
+  /** A stream that sends nothing, with nothing of it in flight, holds a descriptor and a file open: it is released. */
+  private armIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    if (this.ended) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.inFlight.size > 0) this.armIdleTimer();
+      else {
+        const ms = this.deps.config.grpc.idleTimeoutMs;
+        this.fail(new HxError('HX_ERR_GRPC_IDLE', `The stream sent nothing for ${ms} ms (grpc.idleTimeoutMs)`));
+      }
+    }, this.deps.config.grpc.idleTimeoutMs);
+    this.idleTimer.unref();
   }
 
   /** SIGTERM: take no more samples, answer the accepted ones, then end the stream with UNAVAILABLE. */
@@ -101,6 +117,7 @@ export class Session {
   private onMessage(message: StreamMessage): void {
     if (this.ended) return;
     this.received++;
+    this.armIdleTimer();
     try {
       if (message.sequenceNumber !== this.received) {
         throw new HxError(
@@ -279,6 +296,7 @@ export class Session {
   private release(): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.idleTimer);
     if (this.setup?.shm !== undefined) closeSync(this.setup.shm.fd);
   }
 }
@@ -355,6 +373,8 @@ function grpcStatus(error: HxError): status {
       return status.FAILED_PRECONDITION;
     case 'HX_ERR_CAPACITY_DRAINING':
       return status.UNAVAILABLE;
+    case 'HX_ERR_GRPC_IDLE':
+      return status.DEADLINE_EXCEEDED;
     case 'HX_ERR_LIMIT_TOO_MANY_PIXELS':
     case 'HX_ERR_LIMIT_BODY_TOO_LARGE':
       return status.RESOURCE_EXHAUSTED;
