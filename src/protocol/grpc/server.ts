@@ -73,8 +73,11 @@ export async function startGrpcServer(deps: {
     port,
     close: async () => {
       closing = true;
+      // Every frame in flight ends by its deadline; the grace period bounds what is left (a peer that never reads).
+      const grace = setTimeout(() => server.forceShutdown(), config.shutdownGraceMs + config.requestTimeoutMs);
       await Promise.all([...sessions].map((session) => session.drain()));
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      clearTimeout(grace);
     },
     reloadTls: () => certificates?.reload(),
   };
