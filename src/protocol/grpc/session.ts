@@ -57,7 +57,7 @@ interface Setup {
   query: Record<string, string>;
   mediaType: string;
   rawHints: InferRequest['rawHints'];
-  shm: { fd: number; size: number; path: string } | undefined;
+  shm: { fd: number; path: string } | undefined;
 }
 
 /**
@@ -358,7 +358,7 @@ function openSharedMemory(
         'namespace (docs/grpc.md)',
     );
   }
-  return { fd, size: fstatSync(fd).size, path };
+  return { fd, path };
 }
 
 function metadataValue(call: Call, key: string): string | undefined {
