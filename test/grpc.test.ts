@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
+import { RAW_FORMAT_NAMES, rawFrameBytes } from '../src/contract/pixel-format.js';
 import type { StreamMessage } from '../src/protocol/grpc/session.js';
 import { fromProtoInference, PROTO_DIR, type ProtoInference } from '../src/schema/grpc-inference.js';
 import type { Inference } from '../src/schema/inference.js';
@@ -127,6 +128,24 @@ describe('gRPC extension front end', () => {
     stream.end();
     assert.equal((await stream.ended).code, status.OK);
     stream.close();
+  });
+
+  test('every pixel format of the contract is read as HTTP reads the same raw frame', async () => {
+    for (const format of RAW_FORMAT_NAMES) {
+      const bytes = rawFrameBytes(format, WIDTH, HEIGHT);
+      const frame = Buffer.alloc(bytes);
+      for (let i = 0; i < bytes; i++) frame[i] = (i * 7) % 251;
+      const stream = openStream(server.grpcPort!);
+      stream.send(descriptor('', { ...RAW, pixelFormat: format.toUpperCase(), strideBytes: 0 }));
+      await stream.next();
+      stream.send(sample(2, 1, { contentBytes: { bytes: frame } }));
+      const answer = inferencesOf(await stream.next());
+      const http = `/score?width=${WIDTH}&height=${HEIGHT}&format=${format}`;
+      assert.deepEqual(answer, await httpInferences(server, http, frame, 'image/x-raw'), format);
+      stream.end();
+      assert.equal((await stream.ended).code, status.OK);
+      stream.close();
+    }
   });
 
   test('a Python peer generated from the protos streams JPEG embedded and BGR24 in shared memory', async () => {
