@@ -44,6 +44,23 @@ export const ERRORS = {
   // Boot-time (never an HTTP answer; the process exits with them)
   HX_ERR_CONFIG_INVALID: { status: 500, message: 'The configuration is invalid' },
   HX_ERR_PROCESSOR_LOAD: { status: 500, message: 'A processor could not be loaded' },
+  // gRPC front end (a stream's status: FAILED_PRECONDITION or INVALID_ARGUMENT)
+  HX_ERR_GRPC_PROTOCOL: {
+    status: 400,
+    message: 'The gRPC stream broke the contract (descriptor first, then samples, sequence numbers from 1)',
+  },
+  HX_ERR_GRPC_SHARED_MEMORY: {
+    status: 400,
+    message: 'The shared memory file cannot be opened, or a ContentReference lies outside it',
+  },
+  HX_ERR_GRPC_IDLE: {
+    status: 408,
+    message: 'The gRPC stream sent nothing for grpc.idleTimeoutMs: reconnect to send more',
+  },
+  HX_ERR_GRPC_CONFIGURATION: {
+    status: 400,
+    message: 'extension_configuration is neither a route path nor a JSON object with a route and filters',
+  },
   // Pipeline runner (`httpextension pipeline`; never an HTTP answer)
   HX_ERR_PIPELINE_TOPOLOGY: { status: 500, message: 'The pipeline topology is invalid' },
   HX_ERR_PIPELINE_UNSUPPORTED: { status: 500, message: 'The topology uses a node type the runner does not support' },

@@ -8,6 +8,7 @@ import { HxError } from '../errors.js';
 import { InferenceEngine } from '../inference/engine.js';
 import { createLogger } from '../observability/logger.js';
 import { listenMetrics } from '../observability/metrics-server.js';
+import { type GrpcFrontEnd, startGrpcServer } from '../protocol/grpc/server.js';
 import { buildServer } from '../protocol/http/server.js';
 import { reportMetricsToSupervisor } from './cluster.js';
 import { missingServerHeapFlags } from './heap-flags.js';
@@ -17,6 +18,8 @@ export interface RunningServer {
   port: number;
   /** Port of the separate /metrics listener, when metrics.port is set. */
   metricsPort: number | undefined;
+  /** Port of the gRPC extension front end, when grpc.port is set. */
+  grpcPort: number | undefined;
   /**
    * Graceful stop: report not-ready, answer new requests 503 + Retry-After, let every request in flight finish
    * (up to shutdownGraceMs), then stop listening and end the workers.
@@ -94,6 +97,10 @@ export async function startServer(
   else if (config.metrics.enabled && config.metrics.port !== 0) {
     metricsServer = await listenMetrics(http.metrics, config.metrics.port, config.host);
   }
+  const grpc: GrpcFrontEnd | undefined =
+    config.grpc.port === undefined
+      ? undefined
+      : await startGrpcServer({ config, engine, metrics: http.metrics, logger });
   const metricsAddress = metricsServer?.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : undefined;
 
@@ -120,11 +127,13 @@ export async function startServer(
     url: `${scheme}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
     port,
     metricsPort,
+    grpcPort: grpc?.port,
     ready,
     fatal,
     reloadTls: () => {
       try {
         http.reloadTls();
+        grpc?.reloadTls();
         logger.info('TLS certificate reloaded');
       } catch (error) {
         // A bad new certificate must not take the server down: it keeps serving with the old one.
@@ -133,9 +142,11 @@ export async function startServer(
     },
     close: () => {
       closing ??= (async () => {
+        // Streams stop taking samples first, so none is refused by the draining engine after it was accepted.
+        const grpcClosed = grpc?.close();
         engine.drain();
         await engine.idle(config.shutdownGraceMs);
-        await app.close();
+        await Promise.all([grpcClosed, app.close()]);
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         await engine.close();
         logger.info('stopped');

@@ -365,5 +365,27 @@ export const configSchema = {
         },
       },
     },
+    grpc: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        port: {
+          ...port,
+          description:
+            'serve the gRPC extension contract (`MediaGraphExtension`, docs/grpc.md) on this port too, with the ' +
+            'same routes, auth and TLS; 0: a free port; unset: off',
+          env: 'HX_GRPC_PORT',
+          flag: '--grpc-port <port>',
+        },
+        idleTimeoutMs: {
+          ...ms,
+          default: 300_000,
+          description:
+            'end a gRPC stream that has sent nothing for this long and has no frame in flight (a gated pipeline may ' +
+            'pause for minutes: keep it long)',
+          env: 'HX_GRPC_IDLE_TIMEOUT_MS',
+        },
+      },
+    },
   },
 } as const;
