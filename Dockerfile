@@ -68,6 +68,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY proto ./proto
 # native/jpeg-turbo/build/Release/jpeg_turbo.node, where src/inference/jpeg-native.ts looks for it (empty if the
 # build failed).
 COPY --from=native /out/ ./
