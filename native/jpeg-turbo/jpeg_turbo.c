@@ -1,5 +1,5 @@
 /*
- * A minimal JPEG decoder binding over the system libjpeg(-turbo), for the pool workers: a synchronous call (the
+ * A minimal JPEG decoder (and encoder, for annotated answers) binding over the system libjpeg(-turbo), for the pool workers: a synchronous call (the
  * worker thread is already off the event loop, so a hop to the libuv thread pool would only add latency) that
  * decodes straight into a Node Buffer, optionally at 1/2, 1/4 or 1/8 scale (DCT scaling: most of the inverse
  * transform and the colour upsampling are skipped).
@@ -203,9 +203,71 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/*
+ * encode(rgb, width, height, stride, quality) -> Buffer
+ *   rgb: packed 8-bit RGB rows, `stride` bytes apart (>= width x 3); quality 1-100, 4:2:0 chroma (libjpeg's
+ *   defaults, as sharp's). Synchronous for the same reason as decode: annotated answers are encoded on pool workers.
+ */
+static napi_value encode(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  unsigned char *data;
+  size_t length;
+  if (argc < 5 || !get_bytes(env, argv[0], &data, &length)) return throw_error(env, "ERR_INVALID_ARG", "rgb must be a Uint8Array");
+  int32_t width = 0, height = 0, stride = 0, quality = 0;
+  napi_get_value_int32(env, argv[1], &width);
+  napi_get_value_int32(env, argv[2], &height);
+  napi_get_value_int32(env, argv[3], &stride);
+  napi_get_value_int32(env, argv[4], &quality);
+  if (width <= 0 || height <= 0 || width > 65500 || height > 65500) return throw_error(env, "ERR_INVALID_ARG", "width and height must be 1-65500");
+  if (stride < width * 3) return throw_error(env, "ERR_INVALID_ARG", "stride is shorter than a row");
+  if ((size_t)stride * (size_t)(height - 1) + (size_t)width * 3 > length) return throw_error(env, "ERR_INVALID_ARG", "rgb is shorter than its geometry");
+  if (quality < 1 || quality > 100) return throw_error(env, "ERR_INVALID_ARG", "quality must be 1-100");
+
+  /* libjpeg-turbo's worst case for 4:2:0 (tjBufSize): the destination never has to grow, and is ours to free
+   * whatever happens (a buffer libjpeg grew itself would leak on the error path). */
+  const size_t bound = (size_t)((width + 15) & ~15) * (size_t)((height + 15) & ~15) * 3 + 2048;
+  unsigned char *const out = malloc(bound);
+  if (out == NULL) return throw_error(env, "ERR_MEMORY", "could not allocate the output buffer");
+  unsigned char *dest = out;
+  unsigned long out_size = bound;
+  struct jpeg_compress_struct cinfo;
+  struct hx_error_mgr jerr;
+  cinfo.err = hx_error_init(&jerr);
+  if (setjmp(jerr.escape)) {
+    jpeg_destroy_compress(&cinfo);
+    free(out);
+    return throw_error(env, "HX_JPEG_ENCODE", jerr.message);
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, &dest, &out_size);
+  cinfo.image_width = (JDIMENSION)width;
+  cinfo.image_height = (JDIMENSION)height;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = (JSAMPROW)(data + (size_t)cinfo.next_scanline * (size_t)stride);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  void *copy = NULL;
+  napi_value buffer;
+  napi_status status = napi_create_buffer_copy(env, out_size, dest, &copy, &buffer);
+  if (dest != out) free(dest);
+  free(out);
+  if (status != napi_ok) return throw_error(env, "ERR_MEMORY", "could not allocate the output buffer");
+  return buffer;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
+      {"encode", NULL, encode, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

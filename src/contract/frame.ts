@@ -125,6 +125,14 @@ function clampByte(v: number): number {
 export function toRgb24(frame: Frame): Uint8Array {
   const out = new Uint8Array(frame.width * frame.height * 3);
   const rowBytes = frame.width * 3;
+  if (frame.format === 'rgb24') {
+    // Already RGB (what the JPEG and PNG decoders deliver): row copies, whatever the stride.
+    for (let y = 0; y < frame.height; y++) {
+      const start = frame.offset + y * frame.stride;
+      out.set(frame.data.subarray(start, start + rowBytes), y * rowBytes);
+    }
+    return out;
+  }
   for (let y = 0; y < frame.height; y++) readRowRgb(frame, y, out.subarray(y * rowBytes, (y + 1) * rowBytes));
   return out;
 }

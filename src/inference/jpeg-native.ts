@@ -13,6 +13,8 @@ export interface JpegTurboBinding {
     fast: boolean,
     maxPixels: number,
   ): { width: number; height: number; channels: 1 | 3; data: Buffer };
+  /** Packed RGB rows `stride` bytes apart to a baseline 4:2:0 JPEG. */
+  encode(rgb: Uint8Array, width: number, height: number, stride: number, quality: number): Buffer;
 }
 
 /** Set to 0 to run without the binding (benchmarks compare both paths); not a config key, it only picks a decoder. */
