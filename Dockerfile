@@ -61,9 +61,11 @@ RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npm_
 
 FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production
-# The binding's one shared library (libjpeg.so.62, 0.6 MB; the layer is 1.8 MB); the package index is not kept.
+# The binding's one shared library (libjpeg.so.62, 0.6 MB) and a font for the labels /annotate draws (DejaVu, with
+# fontconfig's configuration, which sharp's bundled fontconfig reads: without a font the labels have no text); the
+# package index is not kept.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libjpeg62-turbo \
+    && apt-get install -y --no-install-recommends libjpeg62-turbo fontconfig-config fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

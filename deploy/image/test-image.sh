@@ -99,6 +99,14 @@ check 'the libjpeg-turbo binding loads where the server looks for it and decodes
     const out = turbo.decode(bytes, 1, false, false, 1 << 24);
     if (out === null || out.width * out.height * out.channels !== out.data.length || out.width < 1)
       throw new Error("bad decode");' <test/fixtures/frames/baboon_416.jpg
+check '/annotate can write its labels: a font is found and the binding encodes JPEG' \
+  quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint node "$IMAGE" --input-type=module -e '
+    const { textMask } = await import("/app/dist/src/vision/text-mask.js");
+    const { jpegTurbo } = await import("/app/dist/src/inference/jpeg-native.js");
+    const mask = await textMask("person 0.83", 12);
+    if (!mask.alpha.some((v) => v > 128)) throw new Error("the label has no ink: no font");
+    const jpeg = jpegTurbo().encode(new Uint8Array(48), 4, 4, 12, 90);
+    if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) throw new Error("not a JPEG");'
 
 # As the README says a user runs it: the image name, then the CLI's own flags.
 quiet podman run -d --name "$NAME" "${RUN_FLAGS[@]}" "$IMAGE" -p "$PORT" --workers 1 >/dev/null
