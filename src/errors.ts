@@ -32,6 +32,10 @@ export const ERRORS = {
   HX_ERR_CAPACITY_QUEUE_FULL: { status: 503, message: 'The inference queue is full: retry after Retry-After seconds' },
   HX_ERR_CAPACITY_NOT_READY: { status: 503, message: 'The server is starting: retry after Retry-After seconds' },
   HX_ERR_CAPACITY_DRAINING: { status: 503, message: 'The server is shutting down: retry on another instance' },
+  HX_ERR_CAPACITY_VIEWERS: {
+    status: 503,
+    message: 'The console has as many live viewers as it serves: close one, or retry after Retry-After seconds',
+  },
   HX_ERR_CAPACITY_TIMEOUT: {
     status: 503,
     message: 'The request did not finish within requestTimeoutMs: retry after Retry-After seconds',

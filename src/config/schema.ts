@@ -365,6 +365,21 @@ export const configSchema = {
         },
       },
     },
+    console: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description:
+            "serve the web console at `/` (routes, live figures, each stream's frames with their answers drawn), " +
+            "behind the server's auth schemes",
+          env: 'HX_CONSOLE',
+          flag: '--no-console',
+        },
+      },
+    },
     grpc: {
       type: 'object',
       additionalProperties: false,

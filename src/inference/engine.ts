@@ -52,6 +52,8 @@ export interface InferRequest {
   query: Record<string, string>;
   /** The stream the frame belongs to: a stateful processor's frames of one stream reach one instance, in order. */
   stream?: string;
+  /** Who sent it, as the front end knows them (the client's address): names the stream for viewers when `stream` is empty. */
+  origin?: string;
   /** `image`: the frame with its inferences drawn (ANNOTATED_MEDIA_TYPE) instead of JSON. */
   output: 'json' | 'image';
   requestId: string;
@@ -91,6 +93,23 @@ export interface EngineEvents {
   'task-error-detail': [{ requestId: string; code: string; detail: string }];
   /** The engine cannot serve any more (a worker kept failing to start): the process should stop. */
   fatal: [HxError];
+  /** A frame was answered: for viewers (the console). The bytes come only for the streams `watchFrames` wants. */
+  answered: [AnsweredFrame];
+}
+
+export interface AnsweredFrame {
+  route: string;
+  /** The request's stream, else its origin, else ''. */
+  stream: string;
+  requestId: string;
+  media: { kind: MediaInfo['kind']; width: number; height: number };
+  /** The frame as received (a copy), when wanted. */
+  body: Uint8Array | undefined;
+  json: string | undefined;
+  /** The annotated image, when the request asked for one. */
+  image: { mediaType: string; bytes: Uint8Array } | undefined;
+  /** Wall-clock milliseconds. */
+  at: number;
 }
 
 interface RouteEntry {
@@ -113,6 +132,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   private readonly executors: readonly Executor[];
   private readonly limits: AdmissionLimits;
   private readonly workerCount: number;
+  private frameWanted: ((route: string, stream: string) => boolean) | undefined;
 
   private constructor(plan: readonly PlannedRoute[], options: EngineOptions) {
     super();
@@ -206,6 +226,14 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     };
   }
 
+  /**
+   * Says whose frames `answered` events carry the bytes of (a copy, taken before the body goes to a worker): a viewer
+   * watching a stream. Every other frame is announced without them, at the cost of the event alone.
+   */
+  watchFrames(wanted: (route: string, stream: string) => boolean): void {
+    this.frameWanted = wanted;
+  }
+
   /** The processor name behind a route (for logs and metrics), undefined for an unknown route. */
   processorOf(route: string): string | undefined {
     return this.routes.get(route)?.processor;
@@ -233,6 +261,11 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     const filters = parseFilters(request.query);
     const { lane, overflow } = this.laneFor(entry, media);
     const stream = request.stream ?? '';
+    const announce = this.listenerCount('answered') > 0;
+    const viewed = stream || request.origin || '';
+    // A copy (a Buffer's slice() would be a view): the body itself is transferred to a worker.
+    const kept =
+      announce && this.frameWanted?.(request.route, viewed) === true ? new Uint8Array(request.body) : undefined;
     const result = await this.scheduler.submit(
       {
         key: request.route,
@@ -253,11 +286,24 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       },
     );
     if (!result.ok) throw HxError.fromPlain(result.error);
+    const image = result.image
+      ? { mediaType: result.image.mediaType, bytes: new Uint8Array(result.image.bytes) }
+      : undefined;
+    if (announce) {
+      this.emit('answered', {
+        route: request.route,
+        stream: viewed,
+        requestId: request.requestId,
+        media: { kind: media.kind, width: media.width, height: media.height },
+        body: kept,
+        json: result.json,
+        image,
+        at: Date.now(),
+      });
+    }
     return {
       json: result.json,
-      ...(result.image
-        ? { image: { mediaType: result.image.mediaType, bytes: new Uint8Array(result.image.bytes) } }
-        : {}),
+      ...(image ? { image } : {}),
       inferenceCount: result.inferenceCount,
       labels: result.labels,
       timings: { queueMs: result.queueMs, ...result.timings },

@@ -6,6 +6,15 @@ export type Stage = (typeof STAGES)[number];
 /** Stage durations are milliseconds-to-seconds; frames take from well under a millisecond to seconds. */
 const BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+export interface RouteFigures {
+  /** Requests answered, by HTTP status. */
+  statuses: Record<string, number>;
+  /** Cumulative latency buckets, [upper bound in seconds (Infinity last), requests at or under it]. */
+  buckets: Array<[number, number]>;
+  count: number;
+  sum: number;
+}
+
 export interface PoolGauges {
   queued(): number;
   busy(): number;
@@ -95,6 +104,34 @@ export class Metrics {
 
   observeInferences(processor: string, labels: ReadonlyArray<readonly [string, string]>): void {
     for (const [type, label] of labels) this.inferences.inc({ processor, type, label });
+  }
+
+  /**
+   * Per route, the cumulative request counts by status and the latency histogram, as /metrics has them: a viewer
+   * takes rates and percentiles from the difference between two readings (as Prometheus' rate and
+   * histogram_quantile do), so readers never disturb each other.
+   */
+  async routeFigures(): Promise<Record<string, RouteFigures>> {
+    const out: Record<string, RouteFigures> = {};
+    const of = (route: string) => {
+      out[route] ??= { statuses: {}, buckets: [], count: 0, sum: 0 };
+      return out[route];
+    };
+    for (const { labels, value } of (await this.requests.get()).values) {
+      const figures = of(String(labels.route));
+      const status = String(labels.status);
+      figures.statuses[status] = (figures.statuses[status] ?? 0) + value;
+    }
+    for (const { labels, value, metricName } of (await this.duration.get()).values) {
+      const figures = of(String(labels.route));
+      if (metricName?.endsWith('_bucket') === true) {
+        const bound = (labels as Record<string, string | number | undefined>).le;
+        const le = bound === '+Inf' ? Number.POSITIVE_INFINITY : Number(bound);
+        figures.buckets.push([le, value]);
+      } else if (metricName?.endsWith('_count') === true) figures.count = value;
+      else if (metricName?.endsWith('_sum') === true) figures.sum = value;
+    }
+    return out;
   }
 
   render(): Promise<string> {

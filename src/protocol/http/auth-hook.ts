@@ -8,15 +8,26 @@ import type { AuthScheme } from '../auth/types.js';
 
 /**
  * Checks credentials on headers alone, before the body is read (an unauthenticated client cannot make us buffer a
- * frame): each inference route with its own schemes or the server's, /metrics when `metrics.auth` says so, health
- * never.
+ * frame): each inference route with its own schemes or the server's, /metrics when `metrics.auth` says so, the
+ * console whenever any inference route is protected (it shows their frames), health never.
  */
-export function installAuth(app: FastifyInstance, config: Readonly<Config>, metricsPath: string | undefined): void {
+export function installAuth(
+  app: FastifyInstance,
+  config: Readonly<Config>,
+  metricsPath: string | undefined,
+  consolePaths: readonly string[],
+): void {
   const authenticator = new Authenticator(authSettings(config.auth));
   const schemesByPath = new Map<string, readonly AuthScheme[]>(
     config.routes.map((route) => [route.path, route.auth ?? config.auth.schemes]),
   );
   if (metricsPath !== undefined) schemesByPath.set(metricsPath, config.metrics.auth ? config.auth.schemes : []);
+  // The server's schemes, or, when only some routes are protected, every scheme any of them takes.
+  const consoleSchemes =
+    config.auth.schemes.length > 0
+      ? config.auth.schemes
+      : [...new Set(config.routes.flatMap((route) => route.auth ?? []))];
+  for (const path of consolePaths) schemesByPath.set(path, consoleSchemes);
   app.addHook('onRequest', async (request) => {
     const path = request.routeOptions.url;
     const schemes = path === undefined ? undefined : schemesByPath.get(path);

@@ -63,6 +63,7 @@ export function installInferenceRoutes(
         ],
         query,
         stream: extras.stream,
+        origin: request.ip,
         output: extras.image ? 'image' : 'json',
         requestId: request.id,
         deadline: state.startedAt + config.requestTimeoutMs,

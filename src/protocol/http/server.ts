@@ -10,6 +10,7 @@ import { Metrics } from '../../observability/metrics.js';
 import { installAuth } from './auth-hook.js';
 import { readBody } from './body.js';
 import { clientErrorAnswerer } from './client-error.js';
+import { CONSOLE_PATHS, installConsole } from './console.js';
 import { installInferenceRoutes } from './inference-route.js';
 import { replyError } from './reply-error.js';
 import { installRequestLog } from './request-log.js';
@@ -83,7 +84,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
-  installAuth(app, config, metricsPath);
+  installAuth(app, config, metricsPath, config.console.enabled ? CONSOLE_PATHS : []);
   app.setErrorHandler((error, request, reply) => replyError(reply, request, error));
   app.setNotFoundHandler((request, reply) =>
     replyError(reply, request, new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.url.split('?')[0]}`)),
@@ -101,6 +102,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     return replyError(reply, request, new HxError(code, undefined, { headers: { 'retry-after': '1' } }));
   });
   installInferenceRoutes(app, config, engine, metrics);
+  if (config.console.enabled) installConsole(app, config, engine, metrics);
 
   engine.on('worker-exit', ({ workerId, reason }) => app.log.error({ workerId, reason }, 'worker stopped'));
   engine.on('task-error-detail', ({ requestId, code, detail }) =>

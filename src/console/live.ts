@@ -1,0 +1,103 @@
+import type { ServerResponse } from 'node:http';
+import type { ConsoleFrame, FrameRings } from './frame-rings.js';
+
+/**
+ * Console viewers on server-sent events: each watches one stream and is told of every frame answered on it (the
+ * bytes stay in the rings and are fetched by id, so an event is a few hundred bytes). A viewer whose connection
+ * cannot keep up misses frames rather than making us buffer them, viewers are capped, and a comment line every
+ * `heartbeatMs` keeps proxies from timing an idle stream out.
+ */
+
+/** A viewer this far behind (bytes queued in its socket) skips frames until it catches up. */
+const MAX_QUEUED_BYTES = 64 * 1024;
+
+interface Viewer {
+  res: ServerResponse;
+  stream: string;
+  unwatch: () => void;
+  skipped: number;
+}
+
+export class LiveViewers {
+  private readonly viewers = new Set<Viewer>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly rings: FrameRings,
+    readonly maxViewers = 32,
+    heartbeatMs = 15_000,
+  ) {
+    this.heartbeat = setInterval(() => {
+      for (const viewer of this.viewers) viewer.res.write(': keep-alive\n\n');
+    }, heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get count(): number {
+    return this.viewers.size;
+  }
+
+  /** True when someone watches `stream` (its frames' bytes are worth copying). */
+  watching(stream: string): boolean {
+    for (const viewer of this.viewers) if (viewer.stream === stream) return true;
+    return false;
+  }
+
+  /**
+   * Makes `res` an event stream of `stream`'s frames, starting with the ones already kept. False (nothing written)
+   * when the cap is reached: callers check `count` first, to answer in their own form.
+   */
+  open(res: ServerResponse, stream: string): boolean {
+    if (this.viewers.size >= this.maxViewers) return false;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    const viewer: Viewer = { res, stream, unwatch: this.rings.watch(stream), skipped: 0 };
+    this.viewers.add(viewer);
+    res.on('close', () => {
+      this.viewers.delete(viewer);
+      viewer.unwatch();
+    });
+    res.write('retry: 2000\n\n');
+    for (const frame of this.rings.recent(stream)) this.send(viewer, frame);
+    return true;
+  }
+
+  publish(frame: ConsoleFrame): void {
+    for (const viewer of this.viewers) if (viewer.stream === frame.stream) this.send(viewer, frame);
+  }
+
+  /** Ends every stream (the server is closing: open event streams would hold its drain). */
+  closeAll(): void {
+    clearInterval(this.heartbeat);
+    for (const viewer of this.viewers) viewer.res.end();
+    this.viewers.clear();
+  }
+
+  private send(viewer: Viewer, frame: ConsoleFrame): void {
+    if (viewer.res.writableLength > MAX_QUEUED_BYTES) {
+      viewer.skipped++;
+      return;
+    }
+    viewer.res.write(`event: frame\ndata: ${frameEvent(frame, viewer.skipped)}\n\n`);
+  }
+}
+
+/** The event's JSON: the answer is spliced in as the engine serialised it, never parsed again. */
+export function frameEvent(frame: ConsoleFrame, skipped = 0): string {
+  const head = JSON.stringify({
+    id: frame.id,
+    stream: frame.stream,
+    source: frame.source,
+    at: frame.at,
+    mediaType: frame.mediaType ?? null,
+    width: frame.width,
+    height: frame.height,
+    hasImage: frame.mediaType !== undefined && frame.bytes.byteLength > 0,
+    drawn: frame.drawn,
+    skipped,
+  });
+  return `${head.slice(0, -1)},"answer":${frame.json ?? 'null'}}`;
+}

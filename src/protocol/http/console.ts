@@ -1,0 +1,125 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config/defaults.js';
+import { CONSOLE_CSS, CONSOLE_JS, consoleHtml } from '../../console/assets.js';
+import { FrameRings } from '../../console/frame-rings.js';
+import { LiveViewers } from '../../console/live.js';
+import { redactOptions } from '../../console/redact.js';
+import { HxError } from '../../errors.js';
+import type { InferenceEngine } from '../../inference/engine.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { replyError } from './reply-error.js';
+
+/** The console's paths: each is behind the server's auth schemes (see auth-hook.ts), like the inference routes. */
+export const CONSOLE_PATHS = [
+  '/',
+  '/console/app.js',
+  '/console/app.css',
+  '/console/api/state',
+  '/console/api/live',
+  '/console/api/frames/:id',
+] as const;
+
+/** Media kinds a browser shows as they are; raw pixels are announced without an image. */
+const SHOWABLE: Readonly<Record<string, string>> = { jpeg: 'image/jpeg', png: 'image/png', bmp: 'image/bmp' };
+
+/**
+ * The web console (`GET /`): the page and its three feeds, all read from the engine's own API and the server's
+ * metrics. Frames reach it as the engine's `answered` events; their bytes are kept only for streams a viewer watches.
+ */
+export function installConsole(
+  app: FastifyInstance,
+  config: Readonly<Config>,
+  engine: InferenceEngine,
+  metrics: Metrics,
+): void {
+  const rings = new FrameRings();
+  const live = new LiveViewers(rings);
+  engine.watchFrames((_route, stream) => live.watching(stream));
+  engine.on('answered', (frame) => {
+    const shown =
+      frame.image ??
+      (frame.body === undefined ? undefined : { mediaType: SHOWABLE[frame.media.kind], bytes: frame.body });
+    const stored = rings.add({
+      stream: frame.stream,
+      source: frame.route,
+      at: frame.at,
+      mediaType: shown?.mediaType,
+      width: frame.media.width,
+      height: frame.media.height,
+      bytes: shown?.mediaType === undefined ? new Uint8Array(0) : shown.bytes,
+      json: frame.json,
+      drawn: frame.image !== undefined,
+    });
+    live.publish(stored);
+  });
+  app.addHook('preClose', async () => live.closeAll());
+
+  const security = {
+    'content-security-policy':
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " +
+      "form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+  };
+  app.get('/', async (_request, reply) =>
+    reply.headers(security).type('text/html; charset=utf-8').send(consoleHtml('server')),
+  );
+  app.get('/console/app.js', async (_request, reply) =>
+    reply.headers(security).type('text/javascript; charset=utf-8').send(CONSOLE_JS),
+  );
+  app.get('/console/app.css', async (_request, reply) =>
+    reply.headers(security).type('text/css; charset=utf-8').send(CONSOLE_CSS),
+  );
+
+  const lanes = engine.lanes();
+  const routes = config.routes.map((route) => ({
+    path: route.path,
+    processor: route.processor,
+    options: redactOptions(route.options ?? {}),
+    annotate: route.annotate === true,
+    runs: lanes[route.path] ?? '',
+  }));
+  app.get('/console/api/state', async (_request, reply) => {
+    const state = engine.state();
+    return reply.headers(security).send({
+      kind: 'server',
+      at: Date.now(),
+      engine: state,
+      routes,
+      figures: await metrics.routeFigures(),
+      streams: rings.streams(),
+      viewers: live.count,
+      heldBytes: rings.heldBytes,
+    });
+  });
+
+  app.get<{ Querystring: { stream?: string } }>('/console/api/live', (request, reply) => {
+    const stream = typeof request.query.stream === 'string' ? request.query.stream : '';
+    if (stream.length > 256) {
+      return replyError(reply, request, new HxError('HX_ERR_HTTP_BAD_QUERY', 'stream must be at most 256 characters'));
+    }
+    if (live.count >= live.maxViewers) {
+      return replyError(
+        reply,
+        request,
+        new HxError('HX_ERR_CAPACITY_VIEWERS', undefined, { headers: { 'retry-after': '5' } }),
+      );
+    }
+    // The event stream is written by LiveViewers on the raw response, for as long as the viewer stays.
+    reply.hijack();
+    live.open(reply.raw, stream);
+    return reply;
+  });
+
+  app.get<{ Params: { id: string } }>('/console/api/frames/:id', async (request, reply) => {
+    const frame = /^\d{1,15}$/.test(request.params.id) ? rings.frame(Number(request.params.id)) : undefined;
+    if (frame === undefined || frame.mediaType === undefined || frame.bytes.byteLength === 0) {
+      return replyError(reply, request, new HxError('HX_ERR_HTTP_NOT_FOUND', 'That frame is no longer kept'));
+    }
+    return reply
+      .headers({ ...security, 'cache-control': 'private, max-age=3600, immutable' })
+      .type(frame.mediaType)
+      .send(Buffer.from(frame.bytes));
+  });
+}

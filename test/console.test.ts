@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { Agent, request } from 'undici';
+import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
+import { assertError, fixture, get, post } from './helpers/http.js';
+
+/** The page's document as far as the callbacks below use it (they run in the browser; the project has no DOM types). */
+interface PageElement {
+  textContent: string | null;
+  value?: string;
+  naturalWidth?: number;
+  getAttribute(name: string): string | null;
+}
+declare const document: {
+  getElementById(id: string): PageElement | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+};
+
+/** Debian's chromium, which .ci/run installs; the console is tested in a real browser or not at all. */
+const CHROMIUM = process.env.HX_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const STREET = fixture('frames/street100_416.jpg');
+const LARGE = fixture('frames/street100_768x576.jpg');
+
+async function launch(): Promise<Browser> {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (or set HX_TEST_CHROMIUM)`);
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}
+
+interface Answer {
+  inferences: Array<{ type: string; entity?: { tag: { value: string } } }>;
+}
+
+/** Resident memory of a process, from /proc (the server's, not this test's). */
+function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(/(\d+)/.exec(line ?? '')?.[1] ?? Number.NaN) * 1024;
+}
+
+/** Opens an event stream and resolves with its status once the head arrives; the socket stays open until destroyed. */
+function openLive(base: string, stream: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; close(): void; first: Promise<string> }>((resolve, reject) => {
+    const req = httpRequest(`${base}/console/api/live?stream=${encodeURIComponent(stream)}`, { headers }, (res) => {
+      let text = '';
+      const first = new Promise<string>((done) => {
+        res.on('data', (chunk) => {
+          text += chunk;
+          if (text.includes('\n\n')) done(text);
+        });
+        res.on('end', () => done(text));
+      });
+      resolve({ status: res.statusCode ?? 0, close: () => req.destroy(), first });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('web console', () => {
+  let server: CliServer;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    [server, browser] = await Promise.all([
+      startCli(['--route', '/score=colorIntensity', '--route', '/detect=objectDetection', '--workers', '1']),
+      launch(),
+    ]);
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    // A stream named in the address is watched at once: its first frame is kept for the page.
+    await page.goto(`${server.url}/?stream=cam1`);
+    assert.deepEqual(errors, []);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('GET / is the page, with a strict content security policy, its script and stylesheet served', async () => {
+    const html = await request(`${server.url}/`);
+    assert.equal(html.statusCode, 200);
+    assert.equal(html.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(String(html.headers['content-security-policy']), /default-src 'none'; script-src 'self';/);
+    assert.match(await html.body.text(), /<script src="\/console\/app.js"><\/script>/);
+    for (const [path, type] of [
+      ['/console/app.js', 'text/javascript; charset=utf-8'],
+      ['/console/app.css', 'text/css; charset=utf-8'],
+    ]) {
+      const asset = await request(`${server.url}${path}`);
+      assert.equal(asset.statusCode, 200, path);
+      assert.equal(asset.headers['content-type'], type);
+      await asset.body.dump();
+    }
+  });
+
+  test('shows the routes with their processors and readiness', async () => {
+    await page.waitForSelector('#routes-body tr[data-route="/detect"]');
+    const rows = await page.$$eval('#routes-body tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent)),
+    );
+    assert.deepEqual(rows, [
+      ['/score', 'colorIntensity'],
+      ['/detect', 'objectDetection'],
+    ]);
+    await page.waitForFunction(() => document.getElementById('ready')?.textContent === 'ready');
+  });
+
+  test('draws a frame posted to /detect?stream=cam1 with one box per entity, and the next frame when it comes', async () => {
+    const first = await post(`${server.url}/detect?stream=cam1`, STREET);
+    assert.equal(first.status, 200);
+    const entities = (first.json as Answer).inferences.filter((i) => i.type === 'entity');
+    assert.ok(entities.length >= 10, `the street frame has its pedestrians: ${entities.length}`);
+    // The page picks the stream up from its state poll, opens its event stream and shows the newest frame it has.
+    await page.waitForFunction(() => document.getElementById('view-stage')?.getAttribute('data-frame') !== null);
+    const shownFirst = await page.$eval('#view-stage', (el) => el.getAttribute('data-frame'));
+    assert.equal(await page.locator('#view-boxes .box').count(), entities.length);
+    const labels = await page.$$eval('#view-boxes .box span', (spans) => spans.map((s) => s.textContent ?? ''));
+    assert.deepEqual(
+      labels.map((l) => l.split(' ')[0]),
+      entities.map((e) => e.entity!.tag.value),
+    );
+    assert.ok(
+      labels.every((l) => / \d\.\d\d$/.test(l)),
+      `labels carry the confidence: ${labels}`,
+    );
+    assert.equal(await page.evaluate(() => document.querySelector('#view-stage img')?.naturalWidth), 416);
+    // README's picture of the console is this view (written only when asked, so a test run never dirties the clone).
+    const shot = await page.screenshot({ type: 'jpeg', quality: 80 });
+    assert.equal(shot.subarray(0, 2).toString('hex'), 'ffd8');
+    if (process.env.HX_UPDATE_SCREENSHOT === '1')
+      writeFileSync(new URL('../../docs/images/console.jpg', import.meta.url), shot);
+
+    const next = await post(`${server.url}/detect?stream=cam1&object=car`, STREET);
+    const cars = (next.json as Answer).inferences.length;
+    assert.ok(cars >= 1 && cars < entities.length);
+    await page.waitForFunction(
+      (before) => document.getElementById('view-stage')?.getAttribute('data-frame') !== before,
+      shownFirst,
+    );
+    assert.equal(await page.locator('#view-boxes .box').count(), cars);
+    assert.match((await page.textContent('#view-caption')) ?? '', /from \/detect, 416x416, \d+ inferences/);
+  });
+
+  test('try it: a picked image is sent to the chosen route and its answer drawn, with the JSON', async () => {
+    await page.selectOption('#try-route', '/detect');
+    await page.setInputFiles('#try-file', { name: 'street.jpg', mimeType: 'image/jpeg', buffer: STREET });
+    await page.waitForFunction(() => (document.getElementById('try-json')?.textContent ?? '').includes('inferences'));
+    const answer = JSON.parse((await page.textContent('#try-json')) ?? '') as Answer;
+    assert.equal(await page.locator('#try-boxes .box').count(), answer.inferences.length);
+    assert.match((await page.textContent('#try-status')) ?? '', /^200 .*from \/detect$/);
+  });
+
+  test('the state API: routes, the engine, per-route figures and the streams seen', async () => {
+    const state = await get(`${server.url}/console/api/state`);
+    assert.equal(state.status, 200);
+    const body = state.json as Record<string, unknown> & {
+      routes: unknown[];
+      figures: Record<string, { statuses: Record<string, number>; count: number }>;
+      streams: Array<{ stream: string; received: number; lastSource: string }>;
+      engine: Record<string, unknown>;
+    };
+    assert.deepEqual(body.routes, [
+      {
+        path: '/score',
+        processor: 'colorIntensity',
+        options: {},
+        annotate: false,
+        runs: 'inline, workers when busy or over 500000 pixels',
+      },
+      { path: '/detect', processor: 'objectDetection', options: {}, annotate: false, runs: 'workers' },
+    ]);
+    assert.deepEqual(Object.keys(body.engine).sort(), [
+      'busy',
+      'capacity',
+      'draining',
+      'queued',
+      'ready',
+      'retryAfterSeconds',
+      'workers',
+    ]);
+    assert.ok((body.figures['/detect']?.statuses['200'] ?? 0) >= 3);
+    const cam1 = body.streams.find((s) => s.stream === 'cam1');
+    assert.deepEqual([cam1?.received, cam1?.lastSource], [2, '/detect']);
+    assertError(await get(`${server.url}/console/api/frames/999999`), 404, 'HX_ERR_HTTP_NOT_FOUND');
+    assertError(await get(`${server.url}/console/api/live?stream=${'x'.repeat(300)}`), 400, 'HX_ERR_HTTP_BAD_QUERY');
+  });
+
+  test('memory stays bounded while a viewer watches 1,800 frames (a minute at 30 frames/s)', async (t) => {
+    await page.selectOption('#stream', 'cam1');
+    const agent = new Agent({ connections: 4 });
+    const send = async (n: number) => {
+      const workers = Array.from({ length: 4 }, async (_, w) => {
+        for (let i = w; i < n; i += 4) {
+          const response = await request(`${server.url}/score?stream=flood`, {
+            method: 'POST',
+            body: LARGE,
+            headers: { 'content-type': 'image/jpeg' },
+            dispatcher: agent,
+          });
+          assert.equal(response.statusCode, 200);
+          await response.body.dump();
+        }
+      });
+      await Promise.all(workers);
+    };
+    await send(100);
+    // The page watches the flood from here on (the select lists it once the state poll has seen it).
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('#stream option')).some((o) => o.value === 'flood'),
+    );
+    await page.selectOption('#stream', 'flood');
+    await page.waitForFunction(() => (document.getElementById('view-caption')?.textContent ?? '').includes('/score'));
+    // Warm: the heap and the allocator reach their working size before the measured part.
+    await send(200);
+    const before = rssBytes(server.child.pid!);
+    await send(1800);
+    const after = rssBytes(server.child.pid!);
+    const state = (await get(`${server.url}/console/api/state`)).json as {
+      heldBytes: number;
+      streams: Array<{ stream: string; received: number }>;
+    };
+    assert.equal(state.streams.find((s) => s.stream === 'flood')?.received, 2100);
+    // Eight frames of the watched stream, and whatever cam1 kept (two street frames): the rings' own bound. Kept
+    // without bound, the 1,800 frames alone would be 197 MB.
+    assert.ok(state.heldBytes <= 8 * LARGE.byteLength + 2 * STREET.byteLength, `held ${state.heldBytes} bytes`);
+    t.diagnostic(
+      `server RSS ${(before / 1048576).toFixed(1)} -> ${(after / 1048576).toFixed(1)} MiB, rings hold ${state.heldBytes} bytes`,
+    );
+    assert.ok(after - before < 96 * 1024 * 1024, `RSS grew by ${((after - before) / 1048576).toFixed(1)} MiB`);
+    await page.waitForFunction(() => Number(document.getElementById('view-stage')?.getAttribute('data-shown')) > 3);
+    await agent.close();
+  });
+
+  test('a live viewer does not hold the drain: SIGTERM exits 0 with an event stream open', async () => {
+    const own = await startCli(SCORE_ONLY);
+    const viewer = await openLive(own.url, 'cam9');
+    assert.equal(viewer.status, 200);
+    assert.equal(await viewer.first, 'retry: 2000\n\n');
+    assert.equal(await own.stop(), 0);
+    viewer.close();
+  });
+
+  test('viewers are capped: one more than the cap is refused 503 with Retry-After', async () => {
+    const own = await startCli(SCORE_ONLY);
+    try {
+      const open = await Promise.all(Array.from({ length: 32 }, (_, i) => openLive(own.url, `s${i}`)));
+      assert.deepEqual(new Set(open.map((v) => v.status)), new Set([200]));
+      const refused = await get(`${own.url}/console/api/live?stream=one-more`);
+      assertError(refused, 503, 'HX_ERR_CAPACITY_VIEWERS');
+      assert.equal(refused.headers['retry-after'], '5');
+      for (const viewer of open) viewer.close();
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe('web console behind authentication, and switched off', () => {
+  const PASSWORD = 'console-test-password';
+  let server: CliServer;
+  let browser: Browser;
+  before(async () => {
+    [server, browser] = await Promise.all([
+      startCli(SCORE_ONLY, { HX_AUTH: 'basic', HX_AUTH_USERNAME: 'viewer', HX_AUTH_PASSWORD: PASSWORD }),
+      launch(),
+    ]);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('a viewer without credentials is refused, page and feeds alike; with them the page works', async () => {
+    for (const path of [
+      '/',
+      '/console/app.js',
+      '/console/api/state',
+      '/console/api/live?stream=x',
+      '/console/api/frames/1',
+    ]) {
+      const answer = await get(`${server.url}${path}`);
+      assertError(answer, 401, 'HX_ERR_AUTH_REQUIRED');
+      assert.match(String(answer.headers['www-authenticate']), /^Basic realm=/);
+    }
+    // A browser with the wrong password gets the 401 page (with none, Chromium would wait at its login prompt).
+    const wrong = await browser.newContext({ httpCredentials: { username: 'viewer', password: 'not-it' } });
+    const refused = await (await wrong.newPage()).goto(`${server.url}/`);
+    assert.equal(refused?.status(), 401);
+    await wrong.close();
+    const context = await browser.newContext({ httpCredentials: { username: 'viewer', password: PASSWORD } });
+    const page = await context.newPage();
+    const ok = await page.goto(`${server.url}/`);
+    assert.equal(ok?.status(), 200);
+    await page.waitForSelector('#routes-body tr[data-route="/score"]');
+    await page.waitForFunction(() => document.getElementById('ready')?.textContent === 'ready');
+    const credentials = `Basic ${Buffer.from(`viewer:${PASSWORD}`).toString('base64')}`;
+    const answer = await post(`${server.url}/score?stream=authed`, STREET, { authorization: credentials });
+    assert.equal(answer.status, 200);
+    await page.waitForFunction(() => document.getElementById('view-stage')?.getAttribute('data-frame') !== null);
+    await context.close();
+  });
+
+  test('--no-console: GET / is not found, and the API is gone with it', async () => {
+    const off = await startCli([...SCORE_ONLY, '--no-console']);
+    try {
+      for (const path of ['/', '/console/api/state'])
+        assertError(await get(`${off.url}${path}`), 404, 'HX_ERR_HTTP_NOT_FOUND');
+    } finally {
+      await off.stop();
+    }
+  });
+});
