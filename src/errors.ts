@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 /**
  * The one error catalogue. Every error the server can answer with has a stable string code
  * (`HX_ERR_<AREA>_<WHAT>`), an HTTP status and a default message. Clients and tests match on `code`,
@@ -78,6 +79,15 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** An error answer's JSON body. */
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  requestId: string;
+}
+
 /** The plain shape that crosses worker threads (structured clone drops custom classes and their fields). */
 export interface PlainError {
   code: ErrorCode;
@@ -100,6 +110,27 @@ export class HxError extends Error {
     this.code = code;
     this.status = ERRORS[code].status;
     this.headers = options?.headers ?? {};
+  }
+
+  /**
+   * The answer any front end sends for this error: the status, its headers and the JSON body (docs/errors.md). A 500
+   * never says more than the catalogue does (the log has the detail).
+   */
+  answer(requestId: string): { status: number; headers: Record<string, string | string[]>; body: ErrorBody } {
+    return {
+      status: this.status,
+      headers: { ...this.headers },
+      body: {
+        statusCode: this.status,
+        code: this.code,
+        error: STATUS_CODES[this.status] ?? 'Error',
+        message:
+          this.status >= 500 && this.code === 'HX_ERR_SERVER_INTERNAL'
+            ? ERRORS.HX_ERR_SERVER_INTERNAL.message
+            : this.message,
+        requestId,
+      },
+    };
   }
 
   toPlain(): PlainError {

@@ -7,6 +7,22 @@
 
 export type ConsoleMode = 'server' | 'pipeline';
 
+/** Headers of every console answer: a strict policy (no inline code, nothing from elsewhere, no framing), no caching. */
+export const CONSOLE_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " +
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+/** The page's static parts by path, with their media types. */
+export const CONSOLE_ASSETS: Readonly<Record<string, { type: string; body: () => string }>> = {
+  '/console/app.js': { type: 'text/javascript; charset=utf-8', body: () => CONSOLE_JS },
+  '/console/app.css': { type: 'text/css; charset=utf-8', body: () => CONSOLE_CSS },
+};
+
 export function consoleHtml(mode: ConsoleMode): string {
   const title = mode === 'server' ? 'httpextension console' : 'httpextension pipelines';
   return `<!doctype html>

@@ -1,13 +1,6 @@
-import { STATUS_CODES } from 'node:http';
-import { ERRORS, type ErrorCode, HxError, isErrorCode, isHxError } from '../errors.js';
+import { type ErrorBody, type ErrorCode, HxError, isErrorCode, isHxError } from '../errors.js';
 
-export interface ErrorBody {
-  statusCode: number;
-  code: ErrorCode;
-  error: string;
-  message: string;
-  requestId: string;
-}
+export type { ErrorBody } from '../errors.js';
 
 /** Fastify's and Node's own error codes, mapped into our catalogue. */
 const FOREIGN_CODES: Readonly<Record<string, ErrorCode>> = {
@@ -27,19 +20,7 @@ export function toErrorResponse(
   error: unknown,
   requestId: string,
 ): { status: number; headers: Record<string, string | string[]>; body: ErrorBody } {
-  const hx = normalise(error);
-  return {
-    status: hx.status,
-    headers: { ...hx.headers },
-    body: {
-      statusCode: hx.status,
-      code: hx.code,
-      error: STATUS_CODES[hx.status] ?? 'Error',
-      message:
-        hx.status >= 500 && hx.code === 'HX_ERR_SERVER_INTERNAL' ? ERRORS.HX_ERR_SERVER_INTERNAL.message : hx.message,
-      requestId,
-    },
-  };
+  return normalise(error).answer(requestId);
 }
 
 function normalise(error: unknown): HxError {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/defaults.js';
-import { CONSOLE_CSS, CONSOLE_JS, consoleHtml } from '../../console/assets.js';
+import { CONSOLE_ASSETS, CONSOLE_HEADERS, consoleHtml } from '../../console/assets.js';
 import { FrameRings } from '../../console/frame-rings.js';
 import { LiveViewers } from '../../console/live.js';
 import { redactOptions } from '../../console/redact.js';
@@ -54,23 +54,13 @@ export function installConsole(
   });
   app.addHook('preClose', async () => live.closeAll());
 
-  const security = {
-    'content-security-policy':
-      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " +
-      "form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'cache-control': 'no-store',
-  };
+  const security = CONSOLE_HEADERS;
   app.get('/', async (_request, reply) =>
     reply.headers(security).type('text/html; charset=utf-8').send(consoleHtml('server')),
   );
-  app.get('/console/app.js', async (_request, reply) =>
-    reply.headers(security).type('text/javascript; charset=utf-8').send(CONSOLE_JS),
-  );
-  app.get('/console/app.css', async (_request, reply) =>
-    reply.headers(security).type('text/css; charset=utf-8').send(CONSOLE_CSS),
-  );
+  for (const [path, asset] of Object.entries(CONSOLE_ASSETS)) {
+    app.get(path, async (_request, reply) => reply.headers(security).type(asset.type).send(asset.body()));
+  }
 
   const lanes = engine.lanes();
   const routes = config.routes.map((route) => ({
