@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { Agent, request } from 'undici';
 import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
+import { FirefoxPage } from './helpers/firefox-bidi.js';
 import { assertError, fixture, get, post } from './helpers/http.js';
 
 /** The page's document as far as the callbacks below use it (they run in the browser; the project has no DOM types). */
@@ -22,6 +23,7 @@ declare const document: {
 
 /** Debian's chromium, which .ci/run installs; the console is tested in a real browser or not at all. */
 const CHROMIUM = process.env.HX_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const FIREFOX = process.env.HX_TEST_FIREFOX ?? '/usr/bin/firefox-esr';
 const STREET = fixture('frames/street100_416.jpg');
 const LARGE = fixture('frames/street100_768x576.jpg');
 
@@ -146,6 +148,22 @@ describe('web console', () => {
     );
     assert.equal(await page.locator('#view-boxes .box').count(), cars);
     assert.match((await page.textContent('#view-caption')) ?? '', /from \/detect, 416x416, \d+ inferences/);
+  });
+
+  test('works in Firefox too (Debian ESR, over WebDriver BiDi): routes, and a frame with its boxes', async () => {
+    assert.ok(existsSync(FIREFOX), `${FIREFOX} is missing: apt-get install firefox-esr (or set HX_TEST_FIREFOX)`);
+    const firefox = await FirefoxPage.launch(FIREFOX);
+    try {
+      await firefox.goto(`${server.url}/?stream=fox`);
+      await firefox.waitFor(`document.querySelector('#routes-body tr[data-route="/detect"]')`);
+      const answer = await post(`${server.url}/detect?stream=fox&object=person`, STREET);
+      const people = (answer.json as Answer).inferences.length;
+      await firefox.waitFor(`document.getElementById('view-stage').getAttribute('data-frame') !== null`);
+      assert.equal(await firefox.evaluate<number>(`document.querySelectorAll('#view-boxes .box').length`), people);
+      assert.equal(await firefox.evaluate<number>(`document.querySelector('#view-stage img').naturalWidth`), 416);
+    } finally {
+      await firefox.close();
+    }
   });
 
   test('try it: a picked image is sent to the chosen route and its answer drawn, with the JSON', async () => {
