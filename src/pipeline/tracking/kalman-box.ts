@@ -34,8 +34,8 @@ export class KalmanBox {
 
   constructor(box: Box) {
     const z = measurement(box);
+    this.x.set(z);
     for (let i = 0; i < 4; i++) {
-      this.x[i] = z[i]!;
       const s = this.scale(i);
       this.p00[i] = (2 * POSITION_WEIGHT * s) ** 2;
       this.p11[i] = (10 * VELOCITY_WEIGHT * s) ** 2;
@@ -82,6 +82,20 @@ export class KalmanBox {
       this.p01[i] = (1 - k0) * p01;
       this.p00[i] = (1 - k0) * this.p00[i]!;
     }
+  }
+
+  /**
+   * Squared Mahalanobis distance of a measured box from the predicted one (4 degrees of freedom): how surprising
+   * the box is given how uncertain the prediction has become since the last update (DeepSORT's gating distance).
+   */
+  mahalanobis(box: Box): number {
+    const z = measurement(box);
+    let d = 0;
+    for (let i = 0; i < 4; i++) {
+      const r = (POSITION_WEIGHT * this.scale(i)) ** 2;
+      d += (z[i]! - this.x[i]!) ** 2 / (this.p00[i]! + r);
+    }
+    return d;
   }
 
   /** A lost track keeps drifting with its position, not its size (ByteTrack zeroes the size velocity). */
