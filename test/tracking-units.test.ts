@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { MediaItem } from '../src/pipeline/graph.js';
+import { ObjectTrackingNode } from '../src/pipeline/nodes/object-tracking.js';
 import { greedy, hungarian } from '../src/pipeline/tracking/assignment.js';
 import { ByteTracker, type Detection } from '../src/pipeline/tracking/byte-tracker.js';
 import { LineCounter } from '../src/pipeline/tracking/line-counter.js';
@@ -121,5 +123,63 @@ describe('ByteTracker', () => {
       tracker.update([det(0.1, 0.1, 0.3)]);
       assert.equal(tracker.active().length === 1, kept, accuracy);
     }
+  });
+});
+
+describe('ObjectTrackingNode', () => {
+  const frame = (pts90k: number, analysedBy?: string[]): MediaItem => ({
+    kind: 'frame',
+    frame: { width: 2, height: 2, rgb: Buffer.alloc(12), pts90k },
+    annotations: [],
+    ...(analysedBy ? { analysedBy } : {}),
+  });
+  const answer = (pts90k: number, l: number): MediaItem => ({
+    kind: 'event',
+    event: {
+      node: 'ext',
+      pts90k,
+      body: {
+        inferences: [
+          { type: 'entity', entity: { tag: { value: 'car', confidence: 0.9 }, box: { l, t: 0.4, w: 0.1, h: 0.1 } } },
+          { type: 'classification', classification: { tag: { value: 'day', confidence: 1 } } },
+        ],
+      },
+    },
+  });
+  function node(): { node: ObjectTrackingNode; out: MediaItem[] } {
+    const out: MediaItem[] = [];
+    return {
+      node: new ObjectTrackingNode('tracker', { accuracy: 'medium' }, ['ext'], async (item) => void out.push(item)),
+      out,
+    };
+  }
+  const ids = (out: MediaItem[]) =>
+    out.flatMap((i) =>
+      i.kind === 'event' ? (i.event.body.inferences as { entity: { id: string } }[]).map((x) => x.entity.id) : [],
+    );
+
+  test('live order (the answer after its frame) is applied to the next frame; every frame goes on', async () => {
+    const { node: tracker, out } = node();
+    await tracker.receive(frame(0), 'ext');
+    await tracker.receive(answer(0, 0.1), 'ext');
+    await tracker.receive(frame(9000), 'ext');
+    await tracker.receive(frame(18_000), 'ext');
+    assert.deepEqual(
+      out.map((i) => i.kind),
+      ['frame', 'event', 'frame', 'event', 'frame'],
+    );
+    assert.deepEqual(ids(out), ['1', '1']);
+    const annotated = out[2]!;
+    assert.ok(annotated.kind === 'frame');
+    assert.equal((annotated.annotations[0] as { sequenceId: string }).sequenceId.length, 32);
+  });
+
+  test('an empty answer (a frame analysed with no event) loses the tracks; events of other nodes are ignored', async () => {
+    const { node: tracker, out } = node();
+    await tracker.receive(answer(0, 0.1), 'ext');
+    await tracker.receive(frame(0, ['ext']), 'ext');
+    await tracker.receive(answer(45_000, 0.5), 'other');
+    await tracker.receive(frame(45_000, ['ext']), 'ext');
+    assert.deepEqual(ids(out), ['1']);
   });
 });
