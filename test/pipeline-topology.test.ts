@@ -95,16 +95,12 @@ describe('vendor topologies', () => {
       `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
-      'ava-line-crossing',
-      `node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor), node "lineCrossing" (#Microsoft.VideoAnalyzer.LineCrossingProcessor) are not supported by the runner${RUNS}`,
-    ],
-    [
       'ava-motion-with-httpExtension',
       `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
     [
-      'ava-object-tracking',
-      `node "objectTracker" (#Microsoft.VideoAnalyzer.ObjectTrackingProcessor) is not supported by the runner${RUNS}`,
+      'ava-cvr-with-httpExtension-and-objectTracking',
+      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
     ],
   ];
   for (const [name, message] of refused) {
@@ -415,4 +411,134 @@ describe('the graph', () => {
       /^node "spatial" \(#Microsoft\.VideoAnalyzer\.CognitiveServicesVisionProcessor\): Cognitive Services/,
     );
   });
+});
+
+describe('ObjectTrackingProcessor and LineCrossingProcessor', () => {
+  const CAMERA = { ...STREET, rtspUserName: 'u', rtspPassword: 'p' };
+  const tracker = (properties: object = {}, type = '#Microsoft.VideoAnalyzer.ObjectTrackingProcessor') => ({
+    '@type': type,
+    name: 'objectTracker',
+    inputs: [{ nodeName: 'httpExtension' }],
+    ...properties,
+  });
+  const crossing = (lines: unknown, input = 'objectTracker') => ({
+    '@type': '#Microsoft.VideoAnalyzer.LineCrossingProcessor',
+    name: 'lineCrossing',
+    inputs: [{ nodeName: input }],
+    lines,
+  });
+  function withTracking(processors: object[], sinkInput: string): object {
+    const base = avaTopology() as { properties: { processors: object[]; sinks: object[] } };
+    const sink = { ...(base.properties.sinks[0] as object), inputs: [{ nodeName: sinkInput }] };
+    return {
+      ...base,
+      properties: { ...base.properties, processors: [...base.properties.processors, ...processors], sinks: [sink] },
+    };
+  }
+  const values = { rtspUrl: 'a.mp4', inferencingUrl: 'http://ext/score' };
+
+  test('ava-line-crossing: the line from its parameters, accuracy medium by default', () => {
+    const plan = parseTopology(vendor('ava-line-crossing'), {
+      ...CAMERA,
+      linecrossingName: 'Gate A',
+      lineCoordinates: '[[0.1, 0.6], [0.9, 0.65]]',
+    });
+    assert.deepEqual(
+      plan.nodes.map((n) => n.type),
+      ['RtspSource', 'HttpExtension', 'ObjectTrackingProcessor', 'LineCrossingProcessor', 'IotHubMessageSink'],
+    );
+    const [, , track, line] = plan.nodes;
+    assert.ok(track?.type === 'ObjectTrackingProcessor' && line?.type === 'LineCrossingProcessor');
+    assert.deepEqual(track.tracking, { accuracy: 'medium' });
+    assert.deepEqual(line.lineCrossing, { lines: [{ name: 'Gate A', start: [0.1, 0.6], end: [0.9, 0.65] }] });
+    assert.deepEqual(
+      (parseTopology(vendor('ava-line-crossing'), CAMERA).nodes[3] as { lineCrossing: unknown }).lineCrossing,
+      { lines: [{ name: 'LineCrossing1', start: [0.5, 0.1], end: [0.5, 0.9] }] },
+    );
+  });
+
+  test('both spellings; accuracy in either casing', () => {
+    for (const [type, accuracy, expected] of [
+      ['#Microsoft.VideoAnalyzer.ObjectTrackingProcessor', 'high', 'high'],
+      ['#Microsoft.Media.MediaGraphObjectTrackingProcessor', 'Low', 'low'],
+    ] as const) {
+      const plan = parseTopology(withTracking([tracker({ accuracy }, type)], 'objectTracker'), values);
+      const node = plan.nodes.find((n) => n.type === 'ObjectTrackingProcessor');
+      assert.deepEqual(node?.type === 'ObjectTrackingProcessor' && node.tracking, { accuracy: expected });
+    }
+  });
+
+  const bad: [string, object, string][] = [
+    [
+      'an unknown accuracy',
+      withTracking([tracker({ accuracy: 'best' })], 'objectTracker'),
+      'objectTracker.accuracy must be one of low, medium, high, not "best"',
+    ],
+    [
+      'a tracker on the source',
+      withTracking([{ ...tracker(), inputs: [{ nodeName: 'rtspSource' }] }], 'objectTracker'),
+      'node "objectTracker" (ObjectTrackingProcessor) must read an HttpExtension directly',
+    ],
+    [
+      'line crossing on motion',
+      withTracking(
+        [
+          {
+            '@type': '#Microsoft.VideoAnalyzer.MotionDetectionProcessor',
+            name: 'md',
+            inputs: [{ nodeName: 'rtspSource' }],
+          },
+          crossing([{ name: 'a', line: '[[0,0],[1,1]]' }], 'md'),
+        ],
+        'lineCrossing',
+      ),
+      'node "lineCrossing" (LineCrossingProcessor) must read an ObjectTrackingProcessor (or an extension that tracks, with sequenceIds) directly',
+    ],
+    [
+      'no lines',
+      withTracking([tracker(), crossing([])], 'lineCrossing'),
+      'lineCrossing.lines must be a non-empty array',
+    ],
+    [
+      'a line that is not JSON',
+      withTracking([tracker(), crossing([{ name: 'a', line: '[[0.5,0.1], [0.5' }])], 'lineCrossing'),
+      'lineCrossing.lines[0].line must be the JSON of two points, e.g. "[[0.5,0.1],[0.5,0.9]]", not "[[0.5,0.1], [0.5"',
+    ],
+    [
+      'three points',
+      withTracking([tracker(), crossing([{ name: 'a', line: '[[0,0],[1,1],[0,1]]' }])], 'lineCrossing'),
+      'lineCrossing.lines[0].line must hold exactly two points [[x1,y1],[x2,y2]], not "[[0,0],[1,1],[0,1]]"',
+    ],
+    [
+      'a point outside the frame',
+      withTracking([tracker(), crossing([{ name: 'a', line: '[[0,0],[1.2,1]]' }])], 'lineCrossing'),
+      'lineCrossing.lines[0].line[1][0] must be a number in 0..1, not 1.2',
+    ],
+    [
+      'two lines of one name',
+      withTracking(
+        [
+          tracker(),
+          crossing([
+            { name: 'a', line: '[[0,0],[1,1]]' },
+            { name: 'a', line: '[[0,1],[1,0]]' },
+          ]),
+        ],
+        'lineCrossing',
+      ),
+      'lineCrossing.lines[1].name: two lines are named "a"',
+    ],
+    [
+      'a line of one point',
+      withTracking([tracker(), crossing([{ name: 'a', line: '[[0.5,0.5],[0.5,0.5]]' }])], 'lineCrossing'),
+      'lineCrossing.lines[0].line: its two points are the same',
+    ],
+  ];
+  for (const [what, topology, message] of bad) {
+    test(`refuses ${what}`, () => {
+      const error = refusal(() => parseTopology(topology, values));
+      assert.equal(error.code, 'HX_ERR_PIPELINE_TOPOLOGY');
+      assert.equal(error.message, message);
+    });
+  }
 });

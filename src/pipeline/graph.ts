@@ -9,7 +9,8 @@ import type { VideoFrame } from './video-source.js';
  * which is what `outputSelectors` select on.
  */
 export type MediaItem =
-  | { kind: 'frame'; frame: VideoFrame; annotations: readonly unknown[] }
+  /** `analysedBy`: the extension nodes that answered for this frame (as-fast-as-possible mode only). */
+  | { kind: 'frame'; frame: VideoFrame; annotations: readonly unknown[]; analysedBy?: readonly string[] }
   | { kind: 'packet'; packet: AccessUnit; header: Buffer }
   | { kind: 'event'; event: AnalyticsEvent }
   /** A signal gate opens (`start`, before the first packet it lets through) or closes (`end`). */

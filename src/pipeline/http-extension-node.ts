@@ -88,7 +88,16 @@ export class HttpExtensionNode implements RuntimeNode {
       return;
     }
     const inferences = await this.process(item.frame);
-    await this.emit(inferences ? { ...item, annotations: [...item.annotations, ...inferences] } : item);
+    if (inferences === undefined) {
+      await this.emit(item);
+      return;
+    }
+    // `analysedBy` tells a tracker that this frame had an answer, even an empty one (a 204: nobody in sight).
+    await this.emit({
+      ...item,
+      annotations: [...item.annotations, ...inferences],
+      analysedBy: [...(item.analysedBy ?? []), this.name],
+    });
   }
 
   async end(): Promise<void> {
@@ -115,7 +124,10 @@ export class HttpExtensionNode implements RuntimeNode {
       });
   }
 
-  /** As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped; returns the inferences. */
+  /**
+   * As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped; returns the inferences
+   * ([] for a 204), undefined when the frame was not sampled or the request failed.
+   */
   async process(frame: VideoFrame): Promise<unknown[] | undefined> {
     if (!this.sample(frame)) return undefined;
     const wait = this.backoffUntil - Date.now();
@@ -227,7 +239,7 @@ export class HttpExtensionNode implements RuntimeNode {
     const { status } = answer;
     if (status === 204) {
       this.counters.answered++;
-      return undefined;
+      return [];
     }
     if (status >= 200 && status < 300) {
       this.counters.answered++;

@@ -166,3 +166,64 @@ export interface HubSourceSpec {
   name: string;
   hubInputName: string;
 }
+
+export type TrackingAccuracy = 'low' | 'medium' | 'high';
+
+export interface TrackingSpec {
+  accuracy: TrackingAccuracy;
+}
+
+export function parseTracking(node: RawNode, name: string): TrackingSpec {
+  // The vendor gave no default; medium is the middle of its three settings.
+  return { accuracy: oneOf(node.accuracy, `${name}.accuracy`, ['low', 'medium', 'high'] as const, 'medium') };
+}
+
+export interface NamedLine {
+  name: string;
+  start: [number, number];
+  end: [number, number];
+}
+
+export interface LineCrossingSpec {
+  lines: NamedLine[];
+}
+
+function point(value: unknown, where: string): [number, number] {
+  if (!Array.isArray(value) || value.length !== 2) fail(`${where} must be a point [x, y]`);
+  const [x, y] = value.map((v, i) => num(v, `${where}[${i}]`, { min: 0, max: 1 }));
+  return [x!, y!];
+}
+
+/**
+ * `lines[]`: `#Microsoft.VideoAnalyzer.NamedLineString {name, line}`, `line` a string holding the JSON of two points
+ * `[[x1,y1],[x2,y2]]` in frame ratios (the vendor typed it as a string so that a parameter can stand in for it).
+ */
+export function parseLineCrossing(node: RawNode, name: string): LineCrossingSpec {
+  if (!Array.isArray(node.lines) || node.lines.length === 0) fail(`${name}.lines must be a non-empty array`);
+  const names = new Set<string>();
+  const lines = node.lines.map((raw: unknown, i): NamedLine => {
+    const where = `${name}.lines[${i}]`;
+    const line = (raw ?? {}) as RawNode;
+    const lineName = str(line.name, `${where}.name`);
+    if (names.has(lineName)) fail(`${where}.name: two lines are named "${lineName}"`);
+    names.add(lineName);
+    let points: unknown = line.line;
+    if (typeof points === 'string') {
+      try {
+        points = JSON.parse(points);
+      } catch {
+        fail(
+          `${where}.line must be the JSON of two points, e.g. "[[0.5,0.1],[0.5,0.9]]", not ${JSON.stringify(line.line)}`,
+        );
+      }
+    }
+    if (!Array.isArray(points) || points.length !== 2) {
+      fail(`${where}.line must hold exactly two points [[x1,y1],[x2,y2]], not ${JSON.stringify(line.line)}`);
+    }
+    const start = point(points[0], `${where}.line[0]`);
+    const end = point(points[1], `${where}.line[1]`);
+    if (Math.hypot(end[0] - start[0], end[1] - start[1]) < 1e-3) fail(`${where}.line: its two points are the same`);
+    return { name: lineName, start, end };
+  });
+  return { lines };
+}

@@ -6,7 +6,9 @@ import { FileSinkNode } from './nodes/file-sink.js';
 import { FrameRateFilterNode } from './nodes/frame-rate-filter.js';
 import { HubMessageSinkNode } from './nodes/hub-message-sink.js';
 import { type HubInput, HubMessageSourceNode } from './nodes/hub-message-source.js';
+import { LineCrossingNode } from './nodes/line-crossing.js';
 import { MotionDetectionNode } from './nodes/motion-detection.js';
+import { ObjectTrackingNode } from './nodes/object-tracking.js';
 import { SignalGateNode } from './nodes/signal-gate.js';
 import { namingFor, nodeEvent, type PipelineMessage } from './pipeline-message.js';
 import type { NodeSpec, PipelinePlan } from './topology.js';
@@ -166,6 +168,15 @@ export class PipelineRunner {
         return new MotionDetectionNode(spec.name, spec.motion, emit);
       case 'SignalGateProcessor':
         return new SignalGateNode(spec.name, spec.gate, emit, context.notice, () => this.originMs);
+      case 'ObjectTrackingProcessor':
+        return new ObjectTrackingNode(
+          spec.name,
+          spec.tracking,
+          spec.inputs.map((i) => i.nodeName),
+          emit,
+        );
+      case 'LineCrossingProcessor':
+        return new LineCrossingNode(spec.name, spec.lineCrossing, emit);
       case 'IotHubMessageSink':
         return new HubMessageSinkNode(spec.sink, context.naming, sink, context.notice);
       case 'FileSink': {

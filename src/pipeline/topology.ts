@@ -5,10 +5,14 @@ import {
   type FileSinkSpec,
   type GateSpec,
   type HubSourceSpec,
+  type LineCrossingSpec,
   type MotionSpec,
   parseFileSink,
   parseGate,
+  parseLineCrossing,
   parseMotion,
+  parseTracking,
+  type TrackingSpec,
 } from './node-specs.js';
 import { type ParameterDeclaration, substituteParameters } from './parameters.js';
 import { bool, fail, num, type RawNode, str } from './topology-values.js';
@@ -102,6 +106,8 @@ export type NodeSpec =
   | (NodeBase & { type: 'FrameRateFilterProcessor'; maximumFps: number })
   | (NodeBase & { type: 'MotionDetectionProcessor'; motion: MotionSpec })
   | (NodeBase & { type: 'SignalGateProcessor'; gate: GateSpec })
+  | (NodeBase & { type: 'ObjectTrackingProcessor'; tracking: TrackingSpec })
+  | (NodeBase & { type: 'LineCrossingProcessor'; lineCrossing: LineCrossingSpec })
   | (NodeBase & { type: 'IotHubMessageSink'; sink: SinkSpec })
   | (NodeBase & { type: 'FileSink'; file: FileSinkSpec });
 
@@ -114,6 +120,8 @@ export const SUPPORTED_TYPES: readonly NodeType[] = [
   'FrameRateFilterProcessor',
   'MotionDetectionProcessor',
   'SignalGateProcessor',
+  'ObjectTrackingProcessor',
+  'LineCrossingProcessor',
   'IotHubMessageSink',
   'FileSink',
 ];
@@ -318,6 +326,8 @@ const STREAMS: Record<NodeType, { emits: MediaType[]; consumes: MediaType[] }> =
   FrameRateFilterProcessor: { emits: ['video'], consumes: ['video'] },
   MotionDetectionProcessor: { emits: ['video', 'application'], consumes: ['video'] },
   SignalGateProcessor: { emits: ['video', 'application'], consumes: ['video', 'application'] },
+  ObjectTrackingProcessor: { emits: ['video', 'application'], consumes: ['video', 'application'] },
+  LineCrossingProcessor: { emits: ['video', 'application'], consumes: ['application'] },
   IotHubMessageSink: { emits: [], consumes: ['application'] },
   FileSink: { emits: [], consumes: ['video'] },
 };
@@ -346,6 +356,10 @@ function parseNode(node: RawNode, type: NodeType, name: string, inputs: InputSpe
       return { type, name, inputs, motion: parseMotion(node, name) };
     case 'SignalGateProcessor':
       return { type, name, inputs, gate: parseGate(node, name) };
+    case 'ObjectTrackingProcessor':
+      return { type, name, inputs, tracking: parseTracking(node, name) };
+    case 'LineCrossingProcessor':
+      return { type, name, inputs, lineCrossing: parseLineCrossing(node, name) };
     case 'IotHubMessageSink':
       return {
         type,
@@ -447,6 +461,18 @@ function checkWiring(nodes: readonly NodeSpec[]): void {
       if (bad !== undefined) {
         fail(`node "${bad.name}" (${bad.type}) reads the signal gate "${node.name}": only recording sinks may`);
       }
+    }
+    if (node.type === 'ObjectTrackingProcessor' && upstreamTypes.some((t) => t !== 'HttpExtension')) {
+      // It needs every frame and the extension's detections on some of them: only an extension gives both.
+      fail(`node "${node.name}" (ObjectTrackingProcessor) must read an HttpExtension directly`);
+    }
+    if (
+      node.type === 'LineCrossingProcessor' &&
+      upstreamTypes.some((t) => t !== 'ObjectTrackingProcessor' && t !== 'HttpExtension')
+    ) {
+      fail(
+        `node "${node.name}" (LineCrossingProcessor) must read an ObjectTrackingProcessor (or an extension that tracks, with sequenceIds) directly`,
+      );
     }
     if (node.type === 'FileSink' && upstreamTypes.some((t) => t !== 'SignalGateProcessor')) {
       fail(`node "${node.name}" (FileSink) must read a SignalGateProcessor (it records one file per activation)`);

@@ -46,6 +46,25 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
   return answer;
 }
 
+/** Problems of an inference answer against the vendor's schema (none: valid). */
+export function vendorProblems(value: unknown): string[] {
+  return vendorValidate(value) ? [] : (vendorValidate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
+
+/**
+ * Asserts that a published message's inferences are valid against our strict schema and the vendor's. The vendor's
+ * schema has no `sequenceId` (its own tracker emitted one all the same, and our strict schema allows it): it is
+ * left out of the vendor check only, so everything else about a tracked entity is held to the vendor's schema.
+ */
+export function assertValidInferences(body: Record<string, unknown>): void {
+  const answer = { inferences: body.inferences };
+  assert.deepEqual(validateResponse(answer), [], 'inferences must match the strict schema');
+  const withoutSequenceIds = {
+    inferences: (body.inferences as Record<string, unknown>[]).map(({ sequenceId: _, ...rest }) => rest),
+  };
+  assert.deepEqual(vendorProblems(withoutSequenceIds), [], 'inferences must match the vendor schema');
+}
+
 export function checkWellFormed(answer: Answer): void {
   const type = String(answer.headers['content-type'] ?? '');
   if (answer.status === 204) {
