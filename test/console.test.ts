@@ -11,11 +11,13 @@ import { assertError, fixture, get, post } from './helpers/http.js';
 /** The page's document as far as the callbacks below use it (they run in the browser; the project has no DOM types). */
 interface PageElement {
   textContent: string | null;
+  getBoundingClientRect(): { width: number };
   value?: string;
   naturalWidth?: number;
   getAttribute(name: string): string | null;
 }
 declare const document: {
+  documentElement?: { scrollWidth: number };
   getElementById(id: string): PageElement | null;
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): ArrayLike<PageElement>;
@@ -163,6 +165,24 @@ describe('web console', () => {
       assert.equal(await firefox.evaluate<number>(`document.querySelector('#view-stage img').naturalWidth`), 416);
     } finally {
       await firefox.close();
+    }
+  });
+
+  test('readable on a phone: one column, nothing wider than the screen', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    try {
+      await phone.goto(`${server.url}/?stream=cam1`);
+      await phone.waitForSelector('#routes-body tr[data-route="/detect"]');
+      await phone.waitForFunction(() => document.getElementById('view-stage')?.getAttribute('data-frame') !== null);
+      const widths = await phone.evaluate(() => ({
+        page: document.documentElement?.scrollWidth,
+        live: document.getElementById('live')?.getBoundingClientRect().width,
+        routes: document.getElementById('routes')?.getBoundingClientRect().width,
+      }));
+      assert.ok(widths.page !== undefined && widths.page <= 390, `the page is ${widths.page} px wide`);
+      assert.equal(widths.live, widths.routes, 'the sections are stacked in one column');
+    } finally {
+      await phone.close();
     }
   });
 

@@ -100,7 +100,7 @@ main > section { background: var(--card); border: 1px solid var(--line); border-
 .bar { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; margin-bottom: .5rem; }
 select, input { font: inherit; max-width: 100%; }
 .frame { margin: 0; }
-.stage { position: relative; width: 100%; background: #000; line-height: 0; }
+.stage { position: relative; width: 100%; background: #000; line-height: 0; overflow: hidden; }
 .stage > img, .stage > .placeholder { display: block; width: 100%; height: auto; }
 .placeholder { aspect-ratio: 16 / 9; color: #aaa; display: flex; align-items: center; justify-content: center; line-height: 1.4; }
 .overlay { position: absolute; inset: 0; pointer-events: none; }
