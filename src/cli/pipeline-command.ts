@@ -4,6 +4,7 @@ import { HxError } from '../errors.js';
 import type { LivePipeline } from '../pipeline/live-pipeline.js';
 import type { MessageSink } from '../pipeline/message-sink.js';
 import type { HubInput } from '../pipeline/nodes/hub-message-source.js';
+import type { VideoFrame } from '../pipeline/video-source.js';
 
 interface PipelineFlags {
   set?: string[];
@@ -22,6 +23,8 @@ interface PipelineFlags {
   mediaRoot?: string;
   mqttInputTopic: string;
   progress: boolean;
+  console?: number;
+  consoleHost: string;
 }
 
 function positive(value: string): number {
@@ -85,9 +88,54 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
   const mqtt = sinks.find((s) => s instanceof MqttSink) as { hubInput(topic: string): HubInput } | undefined;
   const hubInput = mqtt?.hubInput(flags.mqttInputTopic);
 
+  const { PipelineConsole } = await import('../pipeline/pipeline-console.js');
+  const { encodeFrame } = await import('../pipeline/image-encoder.js');
+  // The console reads the runners lazily: it is created before them so that their answers can reach it.
+  let runnersForConsole: ReadonlyArray<InstanceType<typeof PipelineRunner>> = [];
+  const pipelineConsole =
+    flags.console === undefined
+      ? undefined
+      : new PipelineConsole(() =>
+          runnersForConsole.map((runner) => {
+            const c = runner.counters();
+            return {
+              name: runner.name,
+              topology: runner.plan.topologyName,
+              ...runner.status(),
+              framesSent: c.sent,
+              answers: c.answered,
+              messages: c.published,
+              errors: c.errors,
+            };
+          }),
+        );
+  /** One preview being encoded per pipeline at most: a fast pipeline makes the console skip frames, never queue them. */
+  const encoding = new Set<string>();
+  const showAnswer =
+    (pipeline: string) =>
+    (node: string, frame: VideoFrame, body: Readonly<Record<string, unknown>> | undefined): void => {
+      if (pipelineConsole === undefined || !pipelineConsole.watching(pipeline) || encoding.has(pipeline)) return;
+      encoding.add(pipeline);
+      encodeFrame(frame.rgb, frame.width, frame.height, undefined, { kind: 'jpeg', quality: 80 })
+        .then((image) =>
+          pipelineConsole.record({
+            pipeline,
+            node,
+            mediaType: image.contentType,
+            width: frame.width,
+            height: frame.height,
+            bytes: image.body,
+            json: body === undefined ? undefined : JSON.stringify(body),
+          }),
+        )
+        .catch((error: unknown) => log(`${pipeline}: console preview: ${String(error)}`))
+        .finally(() => encoding.delete(pipeline));
+    };
+
   const runners = plans.map(
     ({ pipeline, plan }) =>
       new PipelineRunner(plan, pipeline.name, sink, {
+        onAnswer: showAnswer(pipeline.name),
         realtime: !flags.asFastAsPossible,
         retryAfterDefaultSecs: flags.retryAfterDefaultSecs,
         requestTimeoutMs: flags.requestTimeoutMs,
@@ -105,6 +153,10 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
         .map((n) => (n.type === 'HttpExtension' ? `${n.name} (${n.extension.endpoint.url})` : n.name))
         .join(', ')}`,
     );
+  }
+  runnersForConsole = runners;
+  if (pipelineConsole !== undefined) {
+    log(`console: ${await pipelineConsole.listen(flags.console!, flags.consoleHost)}`);
   }
   const progress = flags.progress ? new ProgressDisplay(runners) : undefined;
   progress?.start();
@@ -124,6 +176,7 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   progress?.stop();
+  await pipelineConsole?.close();
   await sink.close();
   let failed = 0;
   results.forEach((result, i) => {
@@ -184,6 +237,12 @@ export function registerPipelineCommand(program: Command): void {
       'httpextension/{pipeline}/inputs/{input}',
     )
     .option('--no-progress', 'no progress line on a TTY')
+    .option(
+      '--console <port>',
+      'serve the web console (each pipeline, its frames with the answers drawn) on this port; 0: a free one',
+      positive,
+    )
+    .option('--console-host <host>', 'address the console listens on (it has no authentication)', '127.0.0.1')
     .action(async (topologies: string[], flags: PipelineFlags) => {
       process.exitCode = await runPipelines(topologies, flags);
     });

@@ -45,6 +45,8 @@ export interface NodeContext {
   notice(message: string): void;
   /** Ends the pipeline for a failure that retrying cannot cure (a 401 from the extension, a missing camera). */
   fail(error: Error): void;
+  /** An extension node's answer to a frame (for the console): `body` as published, undefined for "no result". */
+  answered(node: string, frame: VideoFrame, body: Readonly<Record<string, unknown>> | undefined): void;
 }
 
 interface Edge {

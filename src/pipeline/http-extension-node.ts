@@ -239,6 +239,7 @@ export class HttpExtensionNode implements RuntimeNode {
     const { status } = answer;
     if (status === 204) {
       this.counters.answered++;
+      this.context.answered(this.spec.name, frame, undefined);
       return [];
     }
     if (status >= 200 && status < 300) {
@@ -273,6 +274,7 @@ export class HttpExtensionNode implements RuntimeNode {
         ];
         body = { inferences };
       }
+      this.context.answered(this.spec.name, frame, body);
       await this.emit({ kind: 'event', event: { node: this.spec.name, pts90k: frame.pts90k, body } });
       return inferences;
     }

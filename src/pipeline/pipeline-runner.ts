@@ -12,7 +12,7 @@ import { ObjectTrackingNode } from './nodes/object-tracking.js';
 import { SignalGateNode } from './nodes/signal-gate.js';
 import { namingFor, nodeEvent, type PipelineMessage } from './pipeline-message.js';
 import type { NodeSpec, PipelinePlan } from './topology.js';
-import { PermanentSourceError, VideoSource } from './video-source.js';
+import { PermanentSourceError, type VideoFrame, VideoSource } from './video-source.js';
 
 export interface RunnerOptions {
   /** Live pacing: files play at their native rate and busy nodes drop frames. False: as fast as the extension answers. */
@@ -27,6 +27,8 @@ export interface RunnerOptions {
   /** Where `IotHubMessageSource` nodes read messages from (the MQTT broker of `--mqtt-url`). */
   hubInput?: HubInput;
   onNotice?: (message: string) => void;
+  /** Each answer an extension node got, with the frame it was for (the console shows them). */
+  onAnswer?: (node: string, frame: VideoFrame, body: Readonly<Record<string, unknown>> | undefined) => void;
 }
 
 export interface RunnerCounters extends NodeCounters {
@@ -64,6 +66,7 @@ export class PipelineRunner {
   private started = false;
   private stopping = false;
   private failure: Error | undefined;
+  private outcome: { state: 'ended' | 'failed'; detail: string } | undefined;
   /** A camera cannot be slowed down: as-fast-as-possible applies to files only. */
   private readonly live: boolean;
   private readonly emitFromSource: (item: MediaItem) => Promise<void>;
@@ -108,6 +111,7 @@ export class PipelineRunner {
         this.failure ??= error;
         this.stop();
       },
+      answered: (node, frame, body) => options.onAnswer?.(node, frame, body),
     };
     this.context = context;
     const wiring = new Wiring();
@@ -211,8 +215,24 @@ export class PipelineRunner {
     return total;
   }
 
+  /** Where the pipeline is, for the console: starting until its first media, then running, then how it ended. */
+  status(): { state: 'starting' | 'running' | 'stopping' | 'ended' | 'failed'; detail: string } {
+    if (this.outcome !== undefined) return this.outcome;
+    if (this.stopping) return { state: 'stopping', detail: '' };
+    return { state: this.started ? 'running' : 'starting', detail: '' };
+  }
+
   /** Runs until a file source ends, `stop()` is called or a permanent failure; work in flight is finished. */
   async run(): Promise<RunnerCounters> {
+    try {
+      return await this.runToEnd();
+    } catch (error) {
+      this.outcome = { state: 'failed', detail: error instanceof Error ? error.message : String(error) };
+      throw error;
+    }
+  }
+
+  private async runToEnd(): Promise<RunnerCounters> {
     try {
       for (const node of this.hubSources) await node.start();
       for await (const item of this.source.items()) {
@@ -246,6 +266,7 @@ export class PipelineRunner {
       for (const node of this.nodes) await node.end();
     }
     if (this.failure !== undefined) throw this.failure;
+    this.outcome = { state: 'ended', detail: '' };
     return this.counters();
   }
 
