@@ -99,7 +99,7 @@ describe('RTSP source', () => {
       });
       assert.equal(sink.messages.length, 1);
       assert.equal(sink.messages[0]!.properties.eventType, `Microsoft.VideoAnalyzer.Diagnostics.${event}`);
-      assert.equal(sink.messages[0]!.properties.subject, '/livePipelines/cam/sources/rtspSource');
+      assert.equal(sink.messages[0]!.properties.subject, '/edgeModules/avaedge/livePipelines/cam/sources/rtspSource');
       assert.equal(sink.messages[0]!.body.errorCode, code);
     }
   });

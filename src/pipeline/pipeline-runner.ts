@@ -8,6 +8,7 @@ import { HubMessageSinkNode } from './nodes/hub-message-sink.js';
 import { type HubInput, HubMessageSourceNode } from './nodes/hub-message-source.js';
 import { MotionDetectionNode } from './nodes/motion-detection.js';
 import { SignalGateNode } from './nodes/signal-gate.js';
+import { VideoSinkNode } from './nodes/video-sink.js';
 import { namingFor, nodeEvent, type PipelineMessage } from './pipeline-message.js';
 import type { NodeSpec, PipelinePlan } from './topology.js';
 import { PermanentSourceError, VideoSource } from './video-source.js';
@@ -22,6 +23,9 @@ export interface RunnerOptions {
   stallTimeoutMs?: number;
   /** `--media-root`: every absolute path a topology names is resolved under it. */
   mediaRoot?: string;
+  /** AVA subjects' `/edgeModules/{moduleName}` (default avaedge) and the messages' `topic` (see `namingFor`). */
+  moduleName?: string;
+  topic?: string;
   /** Where `IotHubMessageSource` nodes read messages from (the MQTT broker of `--mqtt-url`). */
   hubInput?: HubInput;
   onNotice?: (message: string) => void;
@@ -29,8 +33,10 @@ export interface RunnerOptions {
 
 export interface RunnerCounters extends NodeCounters {
   read: number;
-  /** Recordings finished by file sinks (present when the topology has one). */
+  /** Recordings finished by recording sinks (present when the topology has one). */
   recordings?: number;
+  /** Segments written by video / asset sinks (present when the topology has one). */
+  segments?: number;
 }
 
 /** A topology path under `--media-root` (`/var/media` -> `ROOT/var/media`); relative paths and no root: as written. */
@@ -38,12 +44,14 @@ export function mediaPath(path: string, mediaRoot: string | undefined): string {
   return mediaRoot !== undefined && isAbsolute(path) ? join(mediaRoot, path) : path;
 }
 
+const RECORDS_PACKETS: readonly string[] = ['SignalGateProcessor', 'VideoSink', 'AssetSink'];
+
 /** Which of the source's outputs its readers need: decoded frames (analysis), packets (recording). */
 function sourceOutputs(plan: PipelinePlan): { frames: boolean; packets: boolean } {
   const readers = plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === plan.source.name));
   return {
-    frames: readers.some((n) => n.type !== 'SignalGateProcessor'),
-    packets: readers.some((n) => n.type === 'SignalGateProcessor'),
+    frames: readers.some((n) => !RECORDS_PACKETS.includes(n.type)),
+    packets: readers.some((n) => RECORDS_PACKETS.includes(n.type)),
   };
 }
 
@@ -54,11 +62,12 @@ export class PipelineRunner {
   readonly extensions: HttpExtensionNode[] = [];
   private readonly hubSources: HubMessageSourceNode[] = [];
   private readonly fileSinks: FileSinkNode[] = [];
+  private readonly videoSinks: VideoSinkNode[] = [];
   private read = 0;
   private published = 0;
   private clock = 0;
-  /** Wall-clock time of media time 0, set when the first media arrives. */
-  private originMs = Date.now();
+  /** Wall-clock time of media time 0 in 90 kHz ticks since the epoch, set when the first media arrives. */
+  private epoch90k = Date.now() * 90;
   private started = false;
   private stopping = false;
   private failure: Error | undefined;
@@ -90,7 +99,11 @@ export class PipelineRunner {
       },
       close: () => sink.close(),
     };
-    const naming = namingFor(plan.apiVersion, name);
+    const naming = namingFor(plan.apiVersion, name, {
+      ...(options.moduleName === undefined ? {} : { moduleName: options.moduleName }),
+      ...(options.topic === undefined ? {} : { topic: options.topic }),
+      epoch90k: () => this.epoch90k,
+    });
     const context: NodeContext = {
       naming,
       topologyName: plan.topologyName,
@@ -165,7 +178,7 @@ export class PipelineRunner {
       case 'MotionDetectionProcessor':
         return new MotionDetectionNode(spec.name, spec.motion, emit);
       case 'SignalGateProcessor':
-        return new SignalGateNode(spec.name, spec.gate, emit, context.notice, () => this.originMs);
+        return new SignalGateNode(spec.name, spec.gate, emit, context.notice, () => this.epoch90k / 90);
       case 'IotHubMessageSink':
         return new HubMessageSinkNode(spec.sink, context.naming, sink, context.notice);
       case 'FileSink': {
@@ -177,7 +190,22 @@ export class PipelineRunner {
         this.fileSinks.push(node);
         return node;
       }
+      case 'VideoSink':
+      case 'AssetSink': {
+        const node = new VideoSinkNode(spec.video, context, {
+          directory: mediaPath(spec.video.localMediaCachePath, options.mediaRoot),
+          pipelineName: this.name,
+          ...(options.ffmpegPath === undefined ? {} : { ffmpegPath: options.ffmpegPath }),
+        });
+        this.videoSinks.push(node);
+        return node;
+      }
     }
+  }
+
+  /** Media time 0 on the absolute 90 kHz clock (ticks since the epoch): `timestamp - origin90k` is media time. */
+  get origin90k(): number {
+    return this.epoch90k;
   }
 
   /** Totals over the pipeline's extension nodes, the frames read from the source and the messages published. */
@@ -196,7 +224,9 @@ export class PipelineRunner {
         if (key !== 'published') total[key] += node.counters[key];
       }
     }
-    if (this.fileSinks.length > 0) total.recordings = this.fileSinks.reduce((n, s) => n + s.recordings, 0);
+    const recorders = [...this.fileSinks, ...this.videoSinks];
+    if (recorders.length > 0) total.recordings = recorders.reduce((n, s) => n + s.recordings, 0);
+    if (this.videoSinks.length > 0) total.segments = this.videoSinks.reduce((n, s) => n + s.segments, 0);
     return total;
   }
 
@@ -209,7 +239,8 @@ export class PipelineRunner {
         if (!this.started) {
           this.started = true;
           const pts = item.kind === 'frame' ? item.frame.pts90k : item.packet.pts90k;
-          this.originMs = Date.now() - (pts * 1000) / 90_000;
+          // Whole milliseconds at media time 0: timestamps keep the source's exact spacing, eventTime their instant.
+          this.epoch90k = Date.now() * 90 - pts;
         }
         if (item.kind === 'frame') {
           this.read++;

@@ -56,6 +56,9 @@ export interface VideoSourceOptions {
 /** Ceiling of the RTSP reconnect back-off: a camera that stays away is still retried regularly (docs/pipeline.md). */
 const MAX_RECONNECT_DELAY_MS = 30_000;
 
+/** Compressed video waiting for the pipeline: a few seconds of a 1080p camera. */
+const MAX_QUEUED_PACKET_BYTES = 8 * 1024 * 1024;
+
 const SHOWINFO = /n:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+).*?\ss:(\d+)x(\d+)/;
 
 /**
@@ -249,6 +252,7 @@ export class VideoSource {
       w?.();
     };
     let framesQueued = 0;
+    let packetBytesQueued = 0;
     let framesDone = !outputs.frames;
     let packetsDone = !outputs.packets;
     let readError: unknown;
@@ -258,13 +262,19 @@ export class VideoSource {
       this.demuxer = demuxer;
       packetPipe.on('data', (chunk: Buffer) => {
         feed();
-        for (const packet of demuxer.push(chunk))
+        for (const packet of demuxer.push(chunk)) {
           queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
+          packetBytesQueued += packet.data.length;
+        }
+        // A sink that lags (a slow disk) holds up the pipe, and so ffmpeg, rather than growing this queue.
+        if (packetBytesQueued > MAX_QUEUED_PACKET_BYTES) packetPipe.pause();
         wakeQueue();
       });
       packetPipe.on('end', () => {
-        for (const packet of demuxer.flush())
+        for (const packet of demuxer.flush()) {
           queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
+          packetBytesQueued += packet.data.length;
+        }
         packetsDone = true;
         wakeQueue();
       });
@@ -323,6 +333,10 @@ export class VideoSource {
       for (;;) {
         const item = queue.shift();
         if (item !== undefined) {
+          if (item.kind === 'packet') {
+            packetBytesQueued -= item.packet.data.length;
+            if (packetBytesQueued <= MAX_QUEUED_PACKET_BYTES / 2 && packetPipe?.isPaused()) packetPipe.resume();
+          }
           if (item.kind === 'frame') {
             framesQueued--;
             const taken = this.frameTaken;
