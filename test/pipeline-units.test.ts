@@ -148,4 +148,10 @@ describe('ffmpegArgs', () => {
     const packets = ffmpegArgs(rtsp, false, { frames: false, packets: true });
     assert.ok(!packets.includes('rawvideo') && !packets.includes('showinfo'));
   });
+
+  test('maxFrameWidth: frames scaled down (never up) before they are piped', () => {
+    const args = ffmpegArgs(rtsp, false, { frames: true, packets: true, maxFrameWidth: 320 });
+    assert.equal(args[args.indexOf('-vf') + 1], "scale=w='min(320,iw)':h=-2:flags=area,showinfo");
+    assert.equal(ffmpegArgs(rtsp, false, { frames: true, packets: false })[args.indexOf('-vf') + 1], 'showinfo');
+  });
 });

@@ -11,7 +11,7 @@ import { SignalGateNode } from './nodes/signal-gate.js';
 import { VideoSinkNode } from './nodes/video-sink.js';
 import { namingFor, nodeEvent, type PipelineMessage } from './pipeline-message.js';
 import type { NodeSpec, PipelinePlan } from './topology.js';
-import { PermanentSourceError, VideoSource } from './video-source.js';
+import { PermanentSourceError, type SourceOutputs, VideoSource } from './video-source.js';
 
 export interface RunnerOptions {
   /** Live pacing: files play at their native rate and busy nodes drop frames. False: as fast as the extension answers. */
@@ -46,12 +46,28 @@ export function mediaPath(path: string, mediaRoot: string | undefined): string {
 
 const RECORDS_PACKETS: readonly string[] = ['SignalGateProcessor', 'VideoSink', 'AssetSink'];
 
-/** Which of the source's outputs its readers need: decoded frames (analysis), packets (recording). */
-function sourceOutputs(plan: PipelinePlan): { frames: boolean; packets: boolean } {
-  const readers = plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === plan.source.name));
+/**
+ * Motion detection works on a 160-pixel thumbnail: when it is the only reader of decoded frames (its own frames
+ * going on to no node that reads frames), a 1080p camera is decoded to this width, not piped at full size.
+ */
+const MOTION_ONLY_FRAME_WIDTH = 320;
+
+/** Which of the source's outputs its readers need: decoded frames (analysis), packets (recording), at what size. */
+function sourceOutputs(plan: PipelinePlan): SourceOutputs {
+  const readersOf = (name: string) => plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === name));
+  const readers = readersOf(plan.source.name);
+  const frameReaders = readers.filter((n) => !RECORDS_PACKETS.includes(n.type));
+  const motionOnly =
+    frameReaders.length > 0 &&
+    frameReaders.every(
+      (n) =>
+        n.type === 'MotionDetectionProcessor' &&
+        readersOf(n.name).every((r) => r.type === 'SignalGateProcessor' || r.type === 'IotHubMessageSink'),
+    );
   return {
-    frames: readers.some((n) => !RECORDS_PACKETS.includes(n.type)),
+    frames: frameReaders.length > 0,
     packets: readers.some((n) => RECORDS_PACKETS.includes(n.type)),
+    ...(motionOnly ? { maxFrameWidth: MOTION_ONLY_FRAME_WIDTH } : {}),
   };
 }
 

@@ -37,6 +37,8 @@ export type SourceItem =
 export interface SourceOutputs {
   frames: boolean;
   packets: boolean;
+  /** Frames no wider than this (scaled by ffmpeg, aspect kept): when every reader works on a small copy anyway. */
+  maxFrameWidth?: number;
 }
 
 export interface VideoSourceOptions {
@@ -89,7 +91,9 @@ export function ffmpegArgs(
   if (outputs.frames) {
     // showinfo prints each frame's PTS and size on stderr, in frame order: the only per-frame metadata a rawvideo
     // pipe can carry. passthrough: never duplicate or drop frames to fake a constant rate.
-    args.push('-map', '0:v:0', '-an', '-vf', 'showinfo', fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
+    const scale =
+      outputs.maxFrameWidth === undefined ? '' : `scale=w='min(${outputs.maxFrameWidth},iw)':h=-2:flags=area,`;
+    args.push('-map', '0:v:0', '-an', '-vf', `${scale}showinfo`, fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   }
   if (outputs.packets) {
