@@ -5,7 +5,7 @@ import { retryAfterSeconds } from '../src/pipeline/http-extension-node.js';
 import { placementFor } from '../src/pipeline/image-encoder.js';
 import { unpadInferences } from '../src/pipeline/pipeline-message.js';
 import { PtsSampler } from '../src/pipeline/sampler.js';
-import { ffmpegArgs } from '../src/pipeline/video-source.js';
+import { ClockContinuity, ffmpegArgs } from '../src/pipeline/video-source.js';
 import type { Rectangle } from '../src/schema/inference.js';
 
 function sampled(rate: number, pts: number[]): number[] {
@@ -123,6 +123,25 @@ describe('Retry-After', () => {
     const inTenSeconds = new Date(Date.now() + 10_000).toUTCString();
     const s = retryAfterSeconds(inTenSeconds)!;
     assert.ok(s > 8 && s <= 10, String(s));
+  });
+});
+
+describe('ClockContinuity', () => {
+  test('after a reconnect the clock goes on from before the outage, by the wall-clock time it lasted', () => {
+    let now = 1_000_000;
+    const clock = new ClockContinuity(() => now);
+    clock.restart(); // the first session: nothing to follow
+    assert.deepEqual(
+      [0, 9000, 18_000].map((t) => clock.map(t)),
+      [0, 9000, 18_000],
+    );
+    now += 2500; // 2.5 s without video, then ffmpeg starts again near 0
+    clock.restart();
+    assert.deepEqual(
+      [3000, 12_000].map((t) => clock.map(t)),
+      [18_000 + 225_000, 18_000 + 225_000 + 9000],
+    );
+    assert.equal(clock.shift, 18_000 + 225_000 - 3000);
   });
 });
 

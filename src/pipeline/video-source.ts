@@ -55,6 +55,41 @@ export interface VideoSourceOptions {
   onNotice?: (message: string) => void;
 }
 
+/**
+ * Keeps a camera's clock going across reconnects: ffmpeg starts each new session's timestamps afresh (near 0), which
+ * would move the pipeline's media time, and so event timestamps, gates and samplers, back into the past. After a
+ * reconnect every timestamp is shifted so that the first one follows the last one before the outage by the
+ * wall-clock time the outage lasted.
+ */
+export class ClockContinuity {
+  private offset = 0;
+  private last: { pts90k: number; wallMs: number } | undefined;
+  private restarted = false;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A new session begins: its first timestamp sets the shift. */
+  restart(): void {
+    this.restarted = this.last !== undefined;
+  }
+
+  /** The timestamp on the continuous clock. */
+  map(pts90k: number): number {
+    if (this.restarted) {
+      this.restarted = false;
+      this.offset = this.last!.pts90k + Math.round((this.now() - this.last!.wallMs) * 90) - pts90k;
+    }
+    const mapped = pts90k + this.offset;
+    if (this.last === undefined || mapped >= this.last.pts90k) this.last = { pts90k: mapped, wallMs: this.now() };
+    return mapped;
+  }
+
+  /** The shift in force (0 until a reconnect). */
+  get shift(): number {
+    return this.offset;
+  }
+}
+
 /** Ceiling of the RTSP reconnect back-off: a camera that stays away is still retried regularly (docs/pipeline.md). */
 const MAX_RECONNECT_DELAY_MS = 30_000;
 
@@ -145,12 +180,20 @@ export class VideoSource {
   async *items(): AsyncGenerator<SourceItem> {
     const base = this.options.reconnectDelayMs ?? 1000;
     let delay = base;
+    const clock = new ClockContinuity();
     while (!this.stopped) {
       let count = 0;
       let failure: string | undefined;
+      clock.restart();
       try {
         for await (const item of this.runOnce()) {
           count++;
+          if (item.kind === 'frame') item.frame.pts90k = clock.map(item.frame.pts90k);
+          else {
+            const pts = item.packet.pts90k;
+            item.packet.pts90k = clock.map(pts);
+            item.packet.dts90k += item.packet.pts90k - pts;
+          }
           delay = base; // media flows again: the next drop starts the back-off afresh
           yield item;
         }
