@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { VideoIndex } from '../src/pipeline/nodes/video-sink.js';
 import type { PipelineMessage } from '../src/pipeline/pipeline-message.js';
+import { VideoSource } from '../src/pipeline/video-source.js';
 import { fixturePath, json, runInProcess, STREET_MP4, startDouble, type TempDir, tempDir } from './helpers/pipeline.js';
 import { type MotionVideo, motionVideo, probe, runFfmpeg, twoMovesVideo } from './helpers/videos.js';
 
@@ -121,6 +122,33 @@ describe('VideoSink: continuous recording into the media store', () => {
     assert.equal((messages[0]!.body as { errorCode: string }).errorCode, 'EEXIST');
     assert.equal(notices.filter((n) => n.includes('cannot record')).length, 1);
     assert.deepEqual([counters.recordings, counters.segments], [0, 0]);
+  });
+});
+
+describe('a sink that lags', () => {
+  test('holds up the source: the packets it queues stay bounded, and none is lost', async () => {
+    const cap = 64 * 1024;
+    const source = new VideoSource(
+      { name: 'cam', kind: 'file', url: STREET_MP4, transport: 'tcp' },
+      { realtime: false, outputs: { frames: false, packets: true }, maxQueuedPacketBytes: cap },
+    );
+    let packets = 0;
+    let keys = 0;
+    let maxQueued = 0;
+    let largest = 0;
+    for await (const item of source.items()) {
+      if (item.kind !== 'packet') continue;
+      // The stimulus, not an ordering: a disk that stalls for half a second on the first write, while ffmpeg could
+      // deliver the whole 2.6 MB file.
+      if (packets === 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      packets++;
+      if (item.packet.key) keys++;
+      largest = Math.max(largest, item.packet.data.length);
+      maxQueued = Math.max(maxQueued, source.queuedPacketBytes);
+    }
+    assert.deepEqual([packets, keys], [400, 40]);
+    // Paused once over the cap: at most one more pipe read (64 KiB) lands, and it completes at most one packet more.
+    assert.ok(maxQueued <= cap + 64 * 1024 + largest, `${maxQueued} bytes queued`);
   });
 });
 

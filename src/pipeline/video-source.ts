@@ -51,6 +51,8 @@ export interface VideoSourceOptions {
   reconnectDelayMs?: number;
   /** RTSP: no frame data for this long (a camera that hangs without closing) restarts the connection. */
   stallTimeoutMs?: number;
+  /** Compressed video held for a consumer that lags before ffmpeg is held up (default 8 MiB). */
+  maxQueuedPacketBytes?: number;
   /** Notices for the log (reconnects, ffmpeg's last words). */
   onNotice?: (message: string) => void;
 }
@@ -150,6 +152,7 @@ export class VideoSource {
   private frameTaken: (() => void) | undefined;
   private demuxer: TsDemuxer | undefined;
   private wake: (() => void) | undefined;
+  private queuedBytes = 0;
 
   constructor(
     readonly spec: SourceSpec,
@@ -159,6 +162,11 @@ export class VideoSource {
       const path = spec.url.startsWith('file://') ? fileURLToPath(spec.url) : spec.url;
       if (!existsSync(path)) throw new HxError('HX_ERR_PIPELINE_SOURCE', `${spec.name}: no such video file: ${path}`);
     }
+  }
+
+  /** Compressed bytes read from ffmpeg and not yet taken by the consumer (bounded by `maxQueuedPacketBytes`). */
+  get queuedPacketBytes(): number {
+    return this.queuedBytes;
   }
 
   /** The PAT and PMT of the current packet stream: what a recording of it must start with. */
@@ -299,7 +307,8 @@ export class VideoSource {
       w?.();
     };
     let framesQueued = 0;
-    let packetBytesQueued = 0;
+    const maxQueued = this.options.maxQueuedPacketBytes ?? MAX_QUEUED_PACKET_BYTES;
+    this.queuedBytes = 0;
     let framesDone = !outputs.frames;
     let packetsDone = !outputs.packets;
     let readError: unknown;
@@ -311,16 +320,16 @@ export class VideoSource {
         feed();
         for (const packet of demuxer.push(chunk)) {
           queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
-          packetBytesQueued += packet.data.length;
+          this.queuedBytes += packet.data.length;
         }
         // A sink that lags (a slow disk) holds up the pipe, and so ffmpeg, rather than growing this queue.
-        if (packetBytesQueued > MAX_QUEUED_PACKET_BYTES) packetPipe.pause();
+        if (this.queuedBytes > maxQueued) packetPipe.pause();
         wakeQueue();
       });
       packetPipe.on('end', () => {
         for (const packet of demuxer.flush()) {
           queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
-          packetBytesQueued += packet.data.length;
+          this.queuedBytes += packet.data.length;
         }
         packetsDone = true;
         wakeQueue();
@@ -381,8 +390,8 @@ export class VideoSource {
         const item = queue.shift();
         if (item !== undefined) {
           if (item.kind === 'packet') {
-            packetBytesQueued -= item.packet.data.length;
-            if (packetBytesQueued <= MAX_QUEUED_PACKET_BYTES / 2 && packetPipe?.isPaused()) packetPipe.resume();
+            this.queuedBytes -= item.packet.data.length;
+            if (this.queuedBytes <= maxQueued / 2 && packetPipe?.isPaused()) packetPipe.resume();
           }
           if (item.kind === 'frame') {
             framesQueued--;
