@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseChallenges, pickDigest } from '../src/pipeline/digest-auth.js';
 import { retryAfterSeconds } from '../src/pipeline/http-extension-node.js';
 import { placementFor } from '../src/pipeline/image-encoder.js';
 import { unpadInferences } from '../src/pipeline/pipeline-message.js';
+import { frameWidthFor } from '../src/pipeline/pipeline-runner.js';
 import { PtsSampler } from '../src/pipeline/sampler.js';
+import { parseTopology } from '../src/pipeline/topology.js';
 import { ClockContinuity, ffmpegArgs } from '../src/pipeline/video-source.js';
 import type { Rectangle } from '../src/schema/inference.js';
+import { fixturePath } from './helpers/pipeline.js';
 
 function sampled(rate: number, pts: number[]): number[] {
   const sampler = new PtsSampler(rate);
@@ -123,6 +127,28 @@ describe('Retry-After', () => {
     const inTenSeconds = new Date(Date.now() + 10_000).toUTCString();
     const s = retryAfterSeconds(inTenSeconds)!;
     assert.ok(s > 8 && s <= 10, String(s));
+  });
+});
+
+describe('frameWidthFor: frames scaled before the pipe only when every reader works on a smaller copy', () => {
+  const plan = (name: string, values: Record<string, string> = {}) =>
+    parseTopology(JSON.parse(readFileSync(fixturePath(`topologies/${name}.json`), 'utf8')), {
+      rtspUrl: '/x.mp4',
+      ...values,
+    });
+  test('motion alone: 320; an extension fitting inside WxH: W; with both, the wider', () => {
+    assert.equal(frameWidthFor(plan('ava-motion-detection')), 320);
+    assert.equal(frameWidthFor(plan('ava-evr-motion-video-sink')), 320);
+    assert.equal(frameWidthFor(plan('ava-httpExtension', { frameWidth: '640' })), 640);
+    assert.equal(frameWidthFor(plan('lva2-httpExtension', { imageScaleMode: 'Pad' })), 416);
+    assert.equal(frameWidthFor(plan('ava-motion-with-httpExtension')), 416);
+    // Through LVA 1.0's frame-rate filter.
+    assert.equal(frameWidthFor(plan('lva1-httpExtension', { frameWidth: '300', frameHeight: '300' })), 300);
+  });
+  test("stretch, native size or recording only: the camera's own frames", () => {
+    assert.equal(frameWidthFor(plan('lva2-httpExtension', { imageScaleMode: 'Stretch' })), undefined);
+    assert.equal(frameWidthFor(plan('ava-httpExtensionOpenVINO')), undefined);
+    assert.equal(frameWidthFor(plan('ava-cvr-video-sink')), undefined);
   });
 });
 

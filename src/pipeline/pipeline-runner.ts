@@ -46,28 +46,45 @@ export function mediaPath(path: string, mediaRoot: string | undefined): string {
 
 const RECORDS_PACKETS: readonly string[] = ['SignalGateProcessor', 'VideoSink', 'AssetSink'];
 
+/** Motion detection works on a 160-pixel-wide thumbnail: twice that keeps its block averaging as it was. */
+const MOTION_FRAME_WIDTH = 320;
+
+/** Nodes that read a processor's output for its events only: the frames it passes on go no further there. */
+const IGNORES_FRAMES: readonly string[] = ['SignalGateProcessor', 'IotHubMessageSink'];
+
 /**
- * Motion detection works on a 160-pixel thumbnail: when it is the only reader of decoded frames (its own frames
- * going on to no node that reads frames), a 1080p camera is decoded to this width, not piped at full size.
+ * The width decoded frames need, when every node that gets them works on a smaller copy anyway: motion detection,
+ * and HTTP extensions that fit frames inside WxH (`pad`, `preserveAspectRatio` with a width), whose content is then
+ * at most W wide, so that a 1080p camera is scaled by ffmpeg before the pipe instead of piped at full size. Any other
+ * reader of frames (a stretch, native size, a node type not listed here) gets the camera's own frames.
  */
-const MOTION_ONLY_FRAME_WIDTH = 320;
+export function frameWidthFor(plan: PipelinePlan): number | undefined {
+  const readersOf = (name: string) => plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === name));
+  const pending = readersOf(plan.source.name).filter((n) => !RECORDS_PACKETS.includes(n.type));
+  const seen = new Set<string>();
+  let width = 0;
+  for (let node = pending.shift(); node !== undefined; node = pending.shift()) {
+    if (seen.has(node.name)) continue;
+    seen.add(node.name);
+    if (node.type === 'MotionDetectionProcessor') width = Math.max(width, MOTION_FRAME_WIDTH);
+    else if (node.type === 'HttpExtension') {
+      const scale = node.extension.scale;
+      if (scale?.width === undefined || scale.mode === 'stretch') return undefined;
+      width = Math.max(width, scale.width);
+    } else if (node.type !== 'FrameRateFilterProcessor') return undefined;
+    pending.push(...readersOf(node.name).filter((r) => !IGNORES_FRAMES.includes(r.type)));
+  }
+  return width > 0 ? width : undefined;
+}
 
 /** Which of the source's outputs its readers need: decoded frames (analysis), packets (recording), at what size. */
 function sourceOutputs(plan: PipelinePlan): SourceOutputs {
-  const readersOf = (name: string) => plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === name));
-  const readers = readersOf(plan.source.name);
-  const frameReaders = readers.filter((n) => !RECORDS_PACKETS.includes(n.type));
-  const motionOnly =
-    frameReaders.length > 0 &&
-    frameReaders.every(
-      (n) =>
-        n.type === 'MotionDetectionProcessor' &&
-        readersOf(n.name).every((r) => r.type === 'SignalGateProcessor' || r.type === 'IotHubMessageSink'),
-    );
+  const readers = plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === plan.source.name));
+  const maxFrameWidth = frameWidthFor(plan);
   return {
-    frames: frameReaders.length > 0,
+    frames: readers.some((n) => !RECORDS_PACKETS.includes(n.type)),
     packets: readers.some((n) => RECORDS_PACKETS.includes(n.type)),
-    ...(motionOnly ? { maxFrameWidth: MOTION_ONLY_FRAME_WIDTH } : {}),
+    ...(maxFrameWidth === undefined ? {} : { maxFrameWidth }),
   };
 }
 
