@@ -49,7 +49,8 @@ interface OpenSegment {
   writer: Mp4Writer;
   file: string;
   firstPts: number;
-  startMs: number;
+  /** Its first frame on the absolute 90 kHz clock. */
+  start90k: number;
 }
 
 interface Recording {
@@ -102,11 +103,6 @@ export class VideoSinkNode implements RuntimeNode {
     return { topologyName: this.context.topologyName, pipelineName: this.options.pipelineName };
   }
 
-  /** Wall-clock milliseconds of a media time. */
-  private ms(pts90k: number): number {
-    return (this.context.naming.epoch90k() + pts90k) / 90;
-  }
-
   async receive(item: MediaItem): Promise<void> {
     if (item.kind === 'segment' && item.phase === 'start') {
       await this.stop();
@@ -115,7 +111,9 @@ export class VideoSinkNode implements RuntimeNode {
       await this.stop();
     } else if (item.kind === 'packet') {
       // Straight from the source (continuous recording), the first packet starts the recording.
-      if (this.recording === undefined) await this.start(new Date(this.ms(item.packet.pts90k)));
+      if (this.recording === undefined) {
+        await this.start(new Date((this.context.naming.epoch90k() + item.packet.pts90k) / 90));
+      }
       await this.packet(item.packet, item.header);
     }
   }
@@ -165,13 +163,13 @@ export class VideoSinkNode implements RuntimeNode {
         this.close(r, packet.pts90k);
       }
       if (r.segment === undefined) {
-        const startMs = this.ms(packet.pts90k);
-        const file = segmentFile(startMs);
+        const start90k = this.context.naming.epoch90k() + packet.pts90k;
+        const file = segmentFile(Math.floor(start90k / 90));
         r.segment = {
           writer: new Mp4Writer(join(r.folder, file), this.options.ffmpegPath),
           file,
           firstPts: packet.pts90k,
-          startMs,
+          start90k,
         };
         await r.segment.writer.write(header);
       }
@@ -197,8 +195,8 @@ export class VideoSinkNode implements RuntimeNode {
         const { size } = await stat(s.writer.path);
         r.index.segments.push({
           file: s.file,
-          startTime: new Date(s.startMs).toISOString(),
-          timestamp: Math.round(s.startMs * 90),
+          startTime: new Date(Math.floor(s.start90k / 90)).toISOString(),
+          timestamp: s.start90k,
           durationSeconds: Math.round(durationSeconds * 1000) / 1000,
           sizeBytes: size,
         });
