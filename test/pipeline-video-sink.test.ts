@@ -186,6 +186,43 @@ describe('event-based recording to a video and to assets', () => {
     for (const s of idx.segments) assert.ok(Math.abs(s.durationSeconds - 12) <= 1, JSON.stringify(s));
   });
 
+  test('events a video sink reads are recorded with the video (inferences.jsonl), and go with deleted segments', async () => {
+    const topology = vendor('ava-cvr-with-motion');
+    const sink = topology.properties.sinks.find((n) => n.name === 'videoSink')!;
+    (sink.inputs as unknown[]).push({ nodeName: 'motionDetection' });
+    (sink.videoCreationProperties as Record<string, unknown>).segmentLength = 'PT10S';
+    const media = join(dir.path, 'metadata');
+    const { messages } = await runInProcess(topology, { rtspUrl: video.path }, { mediaRoot: media });
+    const folder = join(media, CACHE, 'sample-CVR-with-motion');
+    const lines = () =>
+      readFileSync(join(folder, 'inferences.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { timestamp: number; node: string; inferences: unknown[] });
+    const published = messages.filter((m) => m.properties.eventType.endsWith('Analytics.Inference'));
+    assert.equal(published.length, 6);
+    // The same six motion events the hub sink published, on the same clock, each inside a recorded segment.
+    assert.deepEqual(
+      lines().map((l) => [l.timestamp, l.node, l.inferences]),
+      published.map((m) => [m.body.timestamp, 'motionDetection', m.body.inferences]),
+    );
+    const idx = index(folder);
+    assert.equal(idx.segments.length, 4);
+    for (const l of lines()) {
+      assert.ok(
+        idx.segments.some((s) => l.timestamp >= s.timestamp && l.timestamp < s.timestamp + s.durationSeconds * 90_000),
+      );
+    }
+    // Then the street video (2.6 MB in 40 s) into the same video with a 1 MiB cap: only its newest segments fit, and
+    // the metadata of the deleted ones, the whole first run's, goes with them.
+    topology.properties.sinks.find((n) => n.name === 'videoSink')!.localMediaCacheMaximumSizeMiB = '1';
+    await runInProcess(topology, { rtspUrl: STREET_MP4 }, { mediaRoot: media });
+    const kept = index(folder).segments;
+    const first = published.map((m) => m.body.timestamp as number);
+    assert.ok(kept.length >= 1 && kept[0]!.timestamp > Math.max(...first), JSON.stringify(kept));
+    assert.ok(lines().length > 0 && lines().every((l) => l.timestamp >= kept[0]!.timestamp));
+  });
+
   test('lva2-evr-httpExtension-assets: one asset per activation, named by assetNamePattern, LVA events', async () => {
     const still = await motionVideo(dir.path, 12, [], 'still.mp4');
     const topology = vendor('lva2-evr-httpExtension-assets');

@@ -1,6 +1,6 @@
-import { mkdir, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MediaItem, NodeContext, RuntimeNode } from '../graph.js';
+import type { AnalyticsEvent, MediaItem, NodeContext, RuntimeNode } from '../graph.js';
 import type { AccessUnit } from '../mpegts.js';
 import { resolveSystemVariables, type VideoSinkSpec } from '../node-specs.js';
 import { deleteOldest, Mp4Writer, patternRegex, RecordingEvents, type StoredFile } from './recording.js';
@@ -32,6 +32,8 @@ export interface VideoIndex {
   segmentLengthSeconds: number;
   segments: SegmentEntry[];
 }
+
+const METADATA = 'inferences.jsonl';
 
 /** `20261203T062000.123Z.mp4`: the segment's start, sortable, safe in file names. */
 const SEGMENT_FILE = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)\.(\d{3})Z\.mp4$/;
@@ -87,6 +89,9 @@ export class VideoSinkNode implements RuntimeNode {
   private readonly events: RecordingEvents;
   private readonly folderPattern: RegExp;
   private readonly segment90k: number;
+  private metadataFailed = false;
+  /** Appends and the retention's rewrites of `inferences.jsonl` take turns (the rewrite runs behind the live video). */
+  private metadataTurn: Promise<void> = Promise.resolve();
 
   constructor(
     readonly spec: VideoSinkSpec,
@@ -115,6 +120,24 @@ export class VideoSinkNode implements RuntimeNode {
         await this.start(new Date((this.context.naming.epoch90k() + item.packet.pts90k) / 90));
       }
       await this.packet(item.packet, item.header);
+    } else if (item.kind === 'event') {
+      await this.metadata(item.event);
+    }
+  }
+
+  /**
+   * Inference metadata recorded with the video, as the vendor's sink did with the events it read: one JSON line per
+   * event in the video's `inferences.jsonl`, on the clock of the segments' timestamps.
+   */
+  private async metadata(event: AnalyticsEvent): Promise<void> {
+    const r = this.recording;
+    if (r === undefined || r.broken) return;
+    const line = { timestamp: this.context.naming.epoch90k() + event.pts90k, node: event.node, ...event.body };
+    try {
+      await this.inTurn(() => appendFile(join(r.folder, METADATA), `${JSON.stringify(line)}\n`));
+    } catch (error) {
+      if (!this.metadataFailed) this.context.notice(`${this.name}: cannot record inference metadata: ${String(error)}`);
+      this.metadataFailed = true;
     }
   }
 
@@ -225,6 +248,12 @@ export class VideoSinkNode implements RuntimeNode {
     await this.events.emit('RecordingStopped', r.name);
   }
 
+  private inTurn(work: () => Promise<void>): Promise<void> {
+    const turn = this.metadataTurn.then(work);
+    this.metadataTurn = turn.catch(() => {});
+    return turn;
+  }
+
   /** The sink's segments, in every folder its name pattern produced, oldest first, until they fit the cap. */
   private async enforceCap(current: Recording): Promise<void> {
     try {
@@ -258,15 +287,38 @@ export class VideoSinkNode implements RuntimeNode {
           // An asset whose last segment went: the folder goes too.
           await unlink(join(folder, 'index.json')).catch(() => {});
           await unlink(join(folder, 'index.ffconcat')).catch(() => {});
+          await unlink(join(folder, METADATA)).catch(() => {});
           await rmdir(folder).catch(() => {});
         } else {
           await writeIndex(folder, index);
+          const from = index.segments[0]?.timestamp ?? Number.POSITIVE_INFINITY;
+          await this.inTurn(() => trimMetadata(folder, from));
         }
       }
     } catch (error) {
       this.context.notice(`${this.name}: cannot apply localMediaCacheMaximumSizeMiB: ${String(error)}`);
     }
   }
+}
+
+/** Drops the metadata of deleted media: the lines before `from90k` (the oldest segment kept). */
+async function trimMetadata(folder: string, from90k: number): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(join(folder, METADATA), 'utf8');
+  } catch {
+    return;
+  }
+  const kept = text.split('\n').filter((line) => {
+    if (line === '') return false;
+    try {
+      return (JSON.parse(line) as { timestamp?: number }).timestamp! >= from90k;
+    } catch {
+      return false;
+    }
+  });
+  await writeFile(join(folder, `${METADATA}.tmp`), kept.map((l) => `${l}\n`).join(''));
+  await rename(join(folder, `${METADATA}.tmp`), join(folder, METADATA));
 }
 
 async function readIndex(folder: string): Promise<VideoIndex | undefined> {
