@@ -73,14 +73,14 @@ try {
   const truths = Array.from({ length: FRAMES }, (_, f) => truth(f).map((t) => ({ id: t.id, box: t.box })));
   for (const samples of [2, 5, 10]) {
     for (const accuracy of ['low', 'medium', 'high'] as const) {
-      const { messages } = await runInProcess(lineCrossingTopology(accuracy, samples), {
+      const { messages, origin90k } = await runInProcess(lineCrossingTopology(accuracy, samples), {
         ...CAMERA,
         rtspUrl: video,
         inferenceUrl: server.at('/boxes?fullPixels=2704'),
       });
       const hypotheses: Labelled[][] = Array.from({ length: FRAMES }, () => []);
       for (const m of byNode(messages, 'objectTracker')) {
-        const f = Math.round(Number(m.body.timestamp) / (90_000 / SCENE.fps));
+        const f = Math.round((Number(m.body.timestamp) - origin90k) / (90_000 / SCENE.fps));
         for (const i of m.body.inferences as Entity[]) hypotheses[f]!.push({ id: i.sequenceId, box: i.entity.box });
       }
       const s = motScores(truths, hypotheses);

@@ -215,8 +215,9 @@ describe('MQTT sink, with a real broker', () => {
       const deadline = Date.now() + 10_000;
       while (received.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       // 20 frames at 10 fps, sampled at up to 20 per second: every frame. QoS 1 keeps the order.
+      const stamps = received.map((m) => (m.body as { timestamp: number }).timestamp);
       assert.deepEqual(
-        received.map((m) => (m.body as { timestamp: number }).timestamp),
+        stamps.map((t) => t - stamps[0]!),
         Array.from({ length: 20 }, (_, i) => i * 9000),
       );
       const [message] = received;
@@ -224,11 +225,14 @@ describe('MQTT sink, with a real broker', () => {
       assert.equal((message!.body as { inferences: { subtype: string }[] }).inferences[0]!.subtype, 'colorIntensity');
       const { eventTime, ...properties } = message!.properties as Record<string, string>;
       assert.deepEqual(properties, {
-        eventType: 'Microsoft.Media.Graph.Analytics.Inference',
+        topic:
+          '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/edge/providers/Microsoft.Media/mediaServices/avaedge',
         subject: '/graphInstances/mqttcam/processors/httpExtension',
+        eventType: 'Microsoft.Media.Graph.Analytics.Inference',
         dataVersion: '1.0',
       });
-      assert.ok(!Number.isNaN(Date.parse(eventTime!)));
+      // The vendor's absolute clock: timestamp / 90000 is eventTime.
+      assert.equal(Math.floor(stamps[0]! / 90), Date.parse(eventTime!));
     } finally {
       await subscriber.endAsync();
     }

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import type { PipelineMessage } from '../src/pipeline/pipeline-message.js';
 import { validateResponse } from '../src/schema/validate.js';
-import { avaTopology, fixturePath, runCli, STREET_MP4, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
+import {
+  avaTopology,
+  fixturePath,
+  mediaTimes,
+  runCli,
+  STREET_MP4,
+  streetClip,
+  type TempDir,
+  tempDir,
+} from './helpers/pipeline.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /** street.mp4: 40 s at 10 fps (400 frames), 768x576, PTS 0, 0.1 s, ... */
@@ -33,14 +43,16 @@ describe('file source -> our server -> JSON lines', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.messages.length, 80);
     assert.deepEqual(
-      result.messages.map((m) => m.body.timestamp),
+      mediaTimes(result.messages),
       Array.from({ length: 80 }, (_, i) => i * 45_000),
     );
     for (const message of result.messages) {
       const { eventTime, ...properties } = message.properties;
       assert.deepEqual(properties, {
-        eventType: 'Microsoft.Media.Graph.Analytics.Inference',
+        topic:
+          '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/edge/providers/Microsoft.Media/mediaServices/avaedge',
         subject: '/graphInstances/street/processors/httpExtension',
+        eventType: 'Microsoft.Media.Graph.Analytics.Inference',
         dataVersion: '1.0',
         outputName: 'inferenceOutput',
       });
@@ -72,12 +84,15 @@ describe('file source -> our server -> JSON lines', () => {
     const messages = readFileSync(out, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { body: { timestamp: number }; properties: { subject: string; eventType: string } });
+      .map((l) => JSON.parse(l) as PipelineMessage);
     assert.deepEqual(
-      messages.map((m) => m.body.timestamp),
+      mediaTimes(messages),
       [0, 1, 2, 3, 4, 5, 6, 7].map((i) => i * 450_000),
     );
-    assert.equal(messages[0]!.properties.subject, '/livePipelines/ava-httpExtension/processors/httpExtension');
+    assert.equal(
+      messages[0]!.properties.subject,
+      '/edgeModules/avaedge/livePipelines/ava-httpExtension/processors/httpExtension',
+    );
     assert.equal(messages[0]!.properties.eventType, 'Microsoft.VideoAnalyzer.Analytics.Inference');
   });
 

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { avaTopology, json, runInProcess, startDouble, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
+import {
+  avaTopology,
+  json,
+  mediaTimes,
+  runInProcess,
+  startDouble,
+  streetClip,
+  type TempDir,
+  tempDir,
+} from './helpers/pipeline.js';
 
 const RESULT = { inferences: [{ type: 'classification', classification: { tag: { value: 'dark', confidence: 1 } } }] };
 
@@ -66,9 +75,10 @@ describe('HttpExtension protocol behaviour, against a test double', () => {
     ];
     const double = await startDouble((_r, i, res) => json(res, 200, answers[i % 2]));
     try {
-      const { messages } = await runInProcess(avaTopology(), { rtspUrl: clip3, inferencingUrl: double.url });
+      const { messages, origin90k } = await runInProcess(avaTopology(), { rtspUrl: clip3, inferencingUrl: double.url });
+      assert.deepEqual(mediaTimes(messages, origin90k), [0, 9000, 18_000]);
       assert.deepEqual(
-        messages.map((m) => m.body),
+        messages.map((m) => ({ ...m.body, timestamp: (m.body.timestamp as number) - origin90k })),
         [
           { timestamp: 0, result: 'dark', score: 0.2 },
           { timestamp: 9000, inferences: [{ type: 'motion', motion: {} }], modelVersion: '7' },
@@ -112,8 +122,10 @@ describe('HttpExtension protocol behaviour, against a test double', () => {
       for (const m of messages) {
         const { eventTime: _t, ...properties } = m.properties;
         assert.deepEqual(properties, {
+          topic:
+            '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/edge/providers/Microsoft.Media/videoAnalyzers/avaedge',
+          subject: '/edgeModules/avaedge/livePipelines/test/processors/httpExtension',
           eventType: 'Microsoft.VideoAnalyzer.Diagnostics.ProtocolError',
-          subject: '/livePipelines/test/processors/httpExtension',
           dataVersion: '1.0',
         });
         assert.deepEqual(m.body, { protocol: 'http', errorCode: '400', errorMessage: body });

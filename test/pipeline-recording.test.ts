@@ -8,8 +8,16 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import type { PipelineMessage } from '../src/pipeline/pipeline-message.js';
 import { validateResponse } from '../src/schema/validate.js';
-import { fixturePath, runInProcess, STREET_MP4, startBroker, type TempDir, tempDir } from './helpers/pipeline.js';
-import { type MotionVideo, motionVideo, probe } from './helpers/videos.js';
+import {
+  fixturePath,
+  mediaTimes,
+  runInProcess,
+  STREET_MP4,
+  startBroker,
+  type TempDir,
+  tempDir,
+} from './helpers/pipeline.js';
+import { type MotionVideo, motionVideo, probe, twoMovesVideo } from './helpers/videos.js';
 
 /**
  * Motion detection, signal gates and file sinks end to end, on a generated video whose motion is known: a square
@@ -35,22 +43,19 @@ describe('motion detection, signal gate and file sink', () => {
 
   before(async () => {
     dir = tempDir();
-    video = await motionVideo(dir.path, 40, [
-      [5, 7],
-      [25, 27],
-    ]);
+    video = await twoMovesVideo(dir.path);
   });
   after(() => dir.remove());
 
   test('MotionDetectionProcessor: one event per aggregation window with motion, in the vendor shape', async () => {
-    const { messages } = await runInProcess(vendor('ava-motion-detection'), { rtspUrl: video.path });
+    const { messages, origin90k } = await runInProcess(vendor('ava-motion-detection'), { rtspUrl: video.path });
     assert.deepEqual(
-      messages.map((m) => m.body.timestamp),
+      mediaTimes(messages, origin90k),
       [5, 6, 7, 25, 26, 27].map((s) => s * S),
     );
     for (const m of messages) {
       assert.equal(m.properties.eventType, 'Microsoft.VideoAnalyzer.Analytics.Inference');
-      assert.equal(m.properties.subject, '/livePipelines/test/processors/motionDetection');
+      assert.equal(m.properties.subject, '/edgeModules/avaedge/livePipelines/test/processors/motionDetection');
       assert.equal(m.properties.outputName, 'inferenceOutput');
       assert.deepEqual(validateResponse({ inferences: m.body.inferences }), []);
       const inferences = m.body.inferences as { type: string; motion: { box: { l: number; t: number } } }[];
@@ -92,7 +97,7 @@ describe('motion detection, signal gate and file sink', () => {
     const files = readdirSync(folder).sort();
     assert.equal(files.length, 2);
     for (const [i, m] of messages.entries()) {
-      assert.equal(m.properties.subject, '/livePipelines/test/sinks/fileSink');
+      assert.equal(m.properties.subject, '/edgeModules/avaedge/livePipelines/test/sinks/fileSink');
       assert.deepEqual(m.body, { outputType: 'filePath', outputLocation: join(folder, files[Math.floor(i / 3)]!) });
     }
     for (const file of files) {

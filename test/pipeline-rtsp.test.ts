@@ -9,7 +9,15 @@ import { findFfmpeg } from '../src/pipeline/ffmpeg.js';
 import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { parseTopology } from '../src/pipeline/topology.js';
 import { validateResponse } from '../src/schema/validate.js';
-import { avaTopology, CollectingSink, fixturePath, freePort, STREET_MP4, tempDir } from './helpers/pipeline.js';
+import {
+  avaTopology,
+  CollectingSink,
+  fixturePath,
+  freePort,
+  mediaTimes,
+  STREET_MP4,
+  tempDir,
+} from './helpers/pipeline.js';
 import { startRtspTcpServer } from './helpers/rtsp-tcp-server.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { probe } from './helpers/videos.js';
@@ -99,7 +107,7 @@ describe('RTSP source', () => {
       });
       assert.equal(sink.messages.length, 1);
       assert.equal(sink.messages[0]!.properties.eventType, `Microsoft.VideoAnalyzer.Diagnostics.${event}`);
-      assert.equal(sink.messages[0]!.properties.subject, '/livePipelines/cam/sources/rtspSource');
+      assert.equal(sink.messages[0]!.properties.subject, '/edgeModules/avaedge/livePipelines/cam/sources/rtspSource');
       assert.equal(sink.messages[0]!.body.errorCode, code);
     }
   });
@@ -142,7 +150,8 @@ describe('RTSP source', () => {
 
     assert.ok(sink.messages.length >= 4, `${sink.messages.length} messages; notices: ${notices.join(' | ')}`);
     assert.ok(logins.includes('viewer:p@ss word'));
-    const stamps = sink.messages.map((m) => m.body.timestamp as number);
+    // A camera's frames on the vendor's absolute clock: timestamp / 90000 is eventTime, near now.
+    const stamps = mediaTimes(sink.messages, runner.origin90k);
     for (let i = 1; i < stamps.length; i++) {
       // 2 samples per second on the 90 kHz clock, 1 ms of slack.
       assert.ok(stamps[i]! - stamps[i - 1]! >= 45_000 - 90, `timestamps ${stamps}`);

@@ -84,32 +84,71 @@ describe('vendor topologies', () => {
     assert.deepEqual(plan.extensions[0]!.maximumSamplesPerSecond, [20]);
   });
 
-  const RUNS = `, which runs ${SUPPORTED_TYPES.join(', ')}`;
-  const refused: [string, string][] = [
-    [
-      'ava-cvr-with-httpExtension',
-      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
-    ],
-    [
-      'ava-evr-httpExtension-video-sink',
-      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
-    ],
-    [
-      'ava-motion-with-httpExtension',
-      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
-    ],
-    [
-      'ava-cvr-with-httpExtension-and-objectTracking',
-      `node "videoSink" (#Microsoft.VideoAnalyzer.VideoSink) is not supported by the runner${RUNS}`,
-    ],
-  ];
-  for (const [name, message] of refused) {
-    test(`${name} is refused, naming the unsupported nodes`, () => {
-      const error = refusal(() => parseTopology(vendor(name), STREET));
-      assert.equal(error.code, 'HX_ERR_PIPELINE_UNSUPPORTED');
-      assert.equal(error.message, message);
+  test('VideoSink and AssetSink: the vendor properties, segmentLength defaulting to 30 s', () => {
+    const cvr = parseTopology(vendor('ava-cvr-with-httpExtension'), STREET).nodes.find((n) => n.name === 'videoSink');
+    assert.deepEqual(cvr?.type === 'VideoSink' && cvr.video, {
+      name: 'videoSink',
+      namePattern: 'sample-http-extension',
+      outputType: 'videoName',
+      localMediaCachePath: '/var/lib/videoanalyzer/tmp/',
+      localMediaCacheMaximumSizeMiB: 2048,
+      segmentLengthMs: 30_000,
+      title: 'sample-http-extension',
+      description: 'Sample video using HTTP extension',
     });
-  }
+    const lva = parseTopology(vendor('lva2-evr-httpExtension-assets'), STREET).nodes.find(
+      (n) => n.name === 'assetSink',
+    );
+    assert.deepEqual(lva?.type === 'AssetSink' && lva.video, {
+      name: 'assetSink',
+      namePattern: 'sampleAssetFromEVR-LVAEdge-${System.DateTime}',
+      outputType: 'assetName',
+      localMediaCachePath: '/var/lib/azuremediaservices/tmp/',
+      localMediaCacheMaximumSizeMiB: 200,
+      segmentLengthMs: 30_000,
+    });
+    const topology = vendor('lva2-evr-httpExtension-assets') as { properties: { sinks: Record<string, unknown>[] } };
+    topology.properties.sinks[0]!.assetNamePattern = 'fixed';
+    assert.match(
+      refusal(() => parseTopology(topology, STREET)).message,
+      /assetNamePattern must contain at least one system variable/,
+    );
+    topology.properties.sinks[0]!.assetNamePattern = 'a-${System.DateTime}';
+    topology.properties.sinks[0]!.segmentLength = 'PT0.5S';
+    assert.match(
+      refusal(() => parseTopology(topology, STREET)).message,
+      /assetSink.segmentLength must be between 1 s and 3600 s/,
+    );
+    const motion = vendor('ava-motion-detection') as { properties: { sinks: Record<string, unknown>[] } };
+    motion.properties.sinks.push({
+      '@type': '#Microsoft.VideoAnalyzer.VideoSink',
+      name: 'videoSink',
+      videoName: 'v',
+      localMediaCachePath: '/tmp',
+      localMediaCacheMaximumSizeMiB: '10',
+      inputs: [{ nodeName: 'motionDetection' }],
+    });
+    assert.equal(
+      refusal(() => parseTopology(motion, STREET)).message,
+      'node "videoSink" (VideoSink) must read the RtspSource (continuous) or a SignalGateProcessor (events)',
+    );
+  });
+
+  const RUNS = `, which runs ${SUPPORTED_TYPES.join(', ')}`;
+  test('a node type the runner does not run is refused, naming it and what the runner runs', () => {
+    const topology = avaTopology() as { properties: { processors: unknown[] } };
+    topology.properties.processors.push({
+      '@type': '#Microsoft.VideoAnalyzer.SomeFutureProcessor',
+      name: 'future',
+      inputs: [{ nodeName: 'rtspSource' }],
+    });
+    const error = refusal(() => parseTopology(topology, STREET));
+    assert.equal(error.code, 'HX_ERR_PIPELINE_UNSUPPORTED');
+    assert.equal(
+      error.message,
+      `node "future" (#Microsoft.VideoAnalyzer.SomeFutureProcessor) is not supported by the runner${RUNS}`,
+    );
+  });
 });
 
 describe('parameters', () => {

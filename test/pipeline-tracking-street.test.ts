@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HxError } from '../src/errors.js';
 import type { PipelineMessage } from '../src/pipeline/pipeline-message.js';
-import { parseTopology } from '../src/pipeline/topology.js';
 import { assertValidInferences } from './helpers/http.js';
 import { fixturePath, runInProcess, streetClip, type TempDir, tempDir } from './helpers/pipeline.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -48,21 +47,21 @@ describe('tracking topologies on the street video with /detect', () => {
   });
 
   test('ava-object-tracking: people tracked on every frame, one id per person across frames', async () => {
-    const { messages, counters } = await runInProcess(vendor('ava-object-tracking'), {
+    const { messages, counters, origin90k } = await runInProcess(vendor('ava-object-tracking'), {
       ...CAMERA,
       rtspUrl: clip,
       inferenceUrl: server.at('/detect'),
     });
     assert.equal(counters.read, FRAMES);
     assert.equal(counters.answered, FRAMES / 5);
-    // One message per frame from the first answer on (street people never all leave within 3 s).
+    // One message per frame from the first answer on (street people never all leave within 3 s), on the absolute clock.
     assert.deepEqual(
       messages.map((m) => m.body.timestamp),
-      Array.from({ length: FRAMES }, (_, i) => i * FRAME_TICKS),
+      Array.from({ length: FRAMES }, (_, i) => origin90k + i * FRAME_TICKS),
     );
     for (const m of messages) {
       assertValidInferences(m.body);
-      assert.equal(m.properties.subject, '/livePipelines/test/processors/objectTracker');
+      assert.equal(m.properties.subject, '/edgeModules/avaedge/livePipelines/test/processors/objectTracker');
       assert.equal(m.properties.outputName, 'iothubsinkoutput');
     }
     const frames = tracked(messages);
@@ -86,7 +85,7 @@ describe('tracking topologies on the street video with /detect', () => {
     let counterclockwise = 0;
     for (const m of messages) {
       assertValidInferences(m.body);
-      assert.equal(m.properties.subject, '/livePipelines/test/processors/lineCrossing');
+      assert.equal(m.properties.subject, '/edgeModules/avaedge/livePipelines/test/processors/lineCrossing');
       for (const e of m.body.inferences as { event: { name: string; properties: Record<string, string> } }[]) {
         assert.equal(e.event.name, 'LineCrossing1');
         if (e.event.properties.direction === 'clockwise') clockwise++;
@@ -102,20 +101,22 @@ describe('tracking topologies on the street video with /detect', () => {
     assert.deepEqual({ clockwise, counterclockwise }, { clockwise: 1, counterclockwise: 0 });
   });
 
-  test('ava-cvr-with-httpExtension-and-objectTracking: refused for its VideoSink; runs without it', async () => {
-    const topology = vendor('ava-cvr-with-httpExtension-and-objectTracking');
-    assert.throws(
-      () => parseTopology(topology, { rtspUrl: clip }),
-      (e: unknown) =>
-        e instanceof HxError &&
-        /node "videoSink" \(#Microsoft.VideoAnalyzer.VideoSink\) is not supported/.test(e.message),
+  test('ava-cvr-with-httpExtension-and-objectTracking: runs unchanged, recording and tracking', async () => {
+    const media = join(dir.path, 'media');
+    const { messages } = await runInProcess(
+      vendor('ava-cvr-with-httpExtension-and-objectTracking'),
+      { rtspUrl: clip, inferencingUrl: server.at('/detect') },
+      { mediaRoot: media },
     );
-    topology.properties.sinks = topology.properties.sinks.filter((s) => s.name !== 'videoSink');
-    const { messages } = await runInProcess(topology, { rtspUrl: clip, inferencingUrl: server.at('/detect') });
-    assert.equal(messages.length, FRAMES);
-    for (const m of messages) {
-      assertValidInferences(m.body);
-      assert.equal(m.properties.outputName, 'inferenceOutput');
-    }
+    const tracked = messages.filter((m) => m.properties.outputName === 'inferenceOutput');
+    assert.equal(tracked.length, FRAMES);
+    for (const m of tracked) assertValidInferences(m.body);
+    const recording = messages.filter((m) =>
+      String(m.properties.eventType).startsWith('Microsoft.VideoAnalyzer.Operational'),
+    );
+    assert.deepEqual(
+      recording.map((m) => String(m.properties.eventType).split('.').at(-1)),
+      ['RecordingStarted', 'RecordingAvailable', 'RecordingStopped'],
+    );
   });
 });

@@ -33,10 +33,11 @@ interface Entity {
 }
 
 /** The tracker's boxes per frame, labelled by sequenceId. */
-function hypotheses(messages: readonly PipelineMessage[]): Labelled[][] {
+/** The tracker's boxes per frame; timestamps are on the absolute clock, from `origin90k`. */
+function hypotheses(messages: readonly PipelineMessage[], origin90k: number): Labelled[][] {
   const frames: Labelled[][] = Array.from({ length: FRAMES }, () => []);
   for (const m of messages) {
-    const f = Math.round(Number(m.body.timestamp) / FRAME_TICKS);
+    const f = Math.round((Number(m.body.timestamp) - origin90k) / FRAME_TICKS);
     for (const i of m.body.inferences as Entity[]) frames[f]!.push({ id: i.sequenceId, box: i.entity.box });
   }
   return frames;
@@ -76,7 +77,7 @@ describe('object tracking and line crossing on a generated scene', () => {
     assert.equal(counters.answered, FRAMES / 5);
     const events = messages.flatMap((m) => {
       assertValidInferences(m.body);
-      assert.equal(m.properties.subject, '/livePipelines/test/processors/lineCrossing');
+      assert.equal(m.properties.subject, '/edgeModules/avaedge/livePipelines/test/processors/lineCrossing');
       assert.equal(m.properties.eventType, 'Microsoft.VideoAnalyzer.Analytics.Inference');
       assert.equal(m.properties.outputName, 'iothubsinkoutput');
       return m.body.inferences as {
@@ -104,7 +105,7 @@ describe('object tracking and line crossing on a generated scene', () => {
   });
 
   test('ava-object-tracking: boxes on every frame, stable ids through passing and stopping (MOTA, IDF1)', async () => {
-    const { messages, counters } = await runInProcess(vendor('ava-object-tracking'), {
+    const { messages, counters, origin90k } = await runInProcess(vendor('ava-object-tracking'), {
       ...CAMERA,
       rtspUrl: video,
       inferenceUrl,
@@ -112,7 +113,7 @@ describe('object tracking and line crossing on a generated scene', () => {
     assert.equal(counters.answered, FRAMES / 5);
     for (const m of messages) {
       assertValidInferences(m.body);
-      assert.equal(m.properties.subject, '/livePipelines/test/processors/objectTracker');
+      assert.equal(m.properties.subject, '/edgeModules/avaedge/livePipelines/test/processors/objectTracker');
       for (const i of m.body.inferences as Entity[]) {
         assert.equal(i.type, 'entity');
         assert.match(i.sequenceId, /^[0-9a-f]{32}$/);
@@ -128,7 +129,7 @@ describe('object tracking and line crossing on a generated scene', () => {
     assert.equal(new Set(ids.values()).size, ids.size);
     const scores = motScores(
       Array.from({ length: FRAMES }, (_, f) => truth(f).map((t) => ({ id: t.id, box: t.box }))),
-      hypotheses(messages),
+      hypotheses(messages, origin90k),
     );
     // Blue leaves for 2.6 s and comes back: a new track (the tracker has no appearance model), the one switch.
     assert.equal(scores.trackIds, 4, JSON.stringify(scores));

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseChallenges, pickDigest } from '../src/pipeline/digest-auth.js';
 import { retryAfterSeconds } from '../src/pipeline/http-extension-node.js';
 import { placementFor } from '../src/pipeline/image-encoder.js';
 import { unpadInferences } from '../src/pipeline/pipeline-message.js';
+import { frameWidthFor } from '../src/pipeline/pipeline-runner.js';
 import { PtsSampler } from '../src/pipeline/sampler.js';
-import { ffmpegArgs } from '../src/pipeline/video-source.js';
+import { parseTopology } from '../src/pipeline/topology.js';
+import { ClockContinuity, ffmpegArgs } from '../src/pipeline/video-source.js';
 import type { Rectangle } from '../src/schema/inference.js';
+import { fixturePath } from './helpers/pipeline.js';
 
 function sampled(rate: number, pts: number[]): number[] {
   const sampler = new PtsSampler(rate);
@@ -126,6 +130,47 @@ describe('Retry-After', () => {
   });
 });
 
+describe('frameWidthFor: frames scaled before the pipe only when every reader works on a smaller copy', () => {
+  const plan = (name: string, values: Record<string, string> = {}) =>
+    parseTopology(JSON.parse(readFileSync(fixturePath(`topologies/${name}.json`), 'utf8')), {
+      rtspUrl: '/x.mp4',
+      ...values,
+    });
+  test('motion alone: 320; an extension fitting inside WxH: W; with both, the wider', () => {
+    assert.equal(frameWidthFor(plan('ava-motion-detection')), 320);
+    assert.equal(frameWidthFor(plan('ava-evr-motion-video-sink')), 320);
+    assert.equal(frameWidthFor(plan('ava-httpExtension', { frameWidth: '640' })), 640);
+    assert.equal(frameWidthFor(plan('lva2-httpExtension', { imageScaleMode: 'Pad' })), 416);
+    assert.equal(frameWidthFor(plan('ava-motion-with-httpExtension')), 416);
+    // Through LVA 1.0's frame-rate filter.
+    assert.equal(frameWidthFor(plan('lva1-httpExtension', { frameWidth: '300', frameHeight: '300' })), 300);
+  });
+  test("stretch, native size or recording only: the camera's own frames", () => {
+    assert.equal(frameWidthFor(plan('lva2-httpExtension', { imageScaleMode: 'Stretch' })), undefined);
+    assert.equal(frameWidthFor(plan('ava-httpExtensionOpenVINO')), undefined);
+    assert.equal(frameWidthFor(plan('ava-cvr-video-sink')), undefined);
+  });
+});
+
+describe('ClockContinuity', () => {
+  test('after a reconnect the clock goes on from before the outage, by the wall-clock time it lasted', () => {
+    let now = 1_000_000;
+    const clock = new ClockContinuity(() => now);
+    clock.restart(); // the first session: nothing to follow
+    assert.deepEqual(
+      [0, 9000, 18_000].map((t) => clock.map(t)),
+      [0, 9000, 18_000],
+    );
+    now += 2500; // 2.5 s without video, then ffmpeg starts again near 0
+    clock.restart();
+    assert.deepEqual(
+      [3000, 12_000].map((t) => clock.map(t)),
+      [18_000 + 225_000, 18_000 + 225_000 + 9000],
+    );
+    assert.equal(clock.shift, 18_000 + 225_000 - 3000);
+  });
+});
+
 describe('ffmpegArgs', () => {
   const rtsp = { name: 'cam', kind: 'rtsp', url: 'rtsp://cam/live', transport: 'tcp' } as const;
   test('RTSP over TCP, -fps_mode passthrough, and both outputs on one clock', () => {
@@ -147,5 +192,11 @@ describe('ffmpegArgs', () => {
     );
     const packets = ffmpegArgs(rtsp, false, { frames: false, packets: true });
     assert.ok(!packets.includes('rawvideo') && !packets.includes('showinfo'));
+  });
+
+  test('maxFrameWidth: frames scaled down (never up) before they are piped', () => {
+    const args = ffmpegArgs(rtsp, false, { frames: true, packets: true, maxFrameWidth: 320 });
+    assert.equal(args[args.indexOf('-vf') + 1], "scale=w='min(320,iw)':h=-2:flags=area,showinfo");
+    assert.equal(ffmpegArgs(rtsp, false, { frames: true, packets: false })[args.indexOf('-vf') + 1], 'showinfo');
   });
 });

@@ -22,6 +22,8 @@ interface PipelineFlags {
   ffmpeg?: string;
   mediaRoot?: string;
   mqttInputTopic: string;
+  moduleName: string;
+  eventTopic?: string;
   progress: boolean;
   console?: number;
   consoleHost: string;
@@ -142,6 +144,8 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
         stallTimeoutMs: flags.rtspStallTimeoutMs,
         ...(flags.ffmpeg === undefined ? {} : { ffmpegPath: flags.ffmpeg }),
         ...(flags.mediaRoot === undefined ? {} : { mediaRoot: flags.mediaRoot }),
+        moduleName: flags.moduleName,
+        ...(flags.eventTopic === undefined ? {} : { topic: flags.eventTopic }),
         ...(hubInput === undefined ? {} : { hubInput }),
         onNotice: log,
       }),
@@ -184,7 +188,7 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
     if (result.status === 'fulfilled') {
       const c = result.value;
       log(
-        `${name}: read ${c.read}, sent ${c.sent}, dropped ${c.dropped}, answered ${c.answered}, errors ${c.errors}, published ${c.published}${c.recordings === undefined ? '' : `, recordings ${c.recordings}`}`,
+        `${name}: read ${c.read}, sent ${c.sent}, dropped ${c.dropped}, answered ${c.answered}, errors ${c.errors}, published ${c.published}${c.recordings === undefined ? '' : `, recordings ${c.recordings}`}${c.segments === undefined ? '' : `, segments ${c.segments}`}`,
       );
       // A script must be able to tell "the extension answered" from "every request failed" (or it never ran).
       if (runners[i]!.extensions.length > 0 && c.answered === 0 && !(stopped && c.sent === 0)) {
@@ -235,6 +239,15 @@ export function registerPipelineCommand(program: Command): void {
       '--mqtt-input-topic <template>',
       'topic IotHubMessageSource nodes read; {pipeline} and {input} (the hubInputName) are replaced',
       'httpextension/{pipeline}/inputs/{input}',
+    )
+    .option(
+      '--module-name <name>',
+      'edge module name in AVA event subjects (/edgeModules/{name}/livePipelines/...)',
+      'avaedge',
+    )
+    .option(
+      '--event-topic <arm-id>',
+      "events' topic property (default: an ARM id of the vendor's shape naming the module)",
     )
     .option('--no-progress', 'no progress line on a TTY')
     .option(

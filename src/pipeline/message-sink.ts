@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { HubInput } from './nodes/hub-message-source.js';
-import type { PipelineMessage } from './pipeline-message.js';
+import { type PipelineMessage, subjectParts } from './pipeline-message.js';
 
 /** Where published messages go: JSON lines (stdout or a file), an MQTT broker, or both. */
 export interface MessageSink {
@@ -71,14 +71,15 @@ export class MqttSink implements MessageSink {
 
   async publish(message: PipelineMessage): Promise<void> {
     const p = message.properties;
-    const parts = p.subject.split('/');
+    const { pipeline, node } = subjectParts(p.subject);
     const topic = this.options.topic
-      .replaceAll('{pipeline}', parts[2] ?? '')
-      .replaceAll('{node}', parts[4] ?? '')
+      .replaceAll('{pipeline}', pipeline)
+      .replaceAll('{node}', node)
       .replaceAll('{output}', p.outputName ?? (p.eventType.includes('Diagnostics') ? 'diagnostics' : 'output'));
     const userProperties: Record<string, string> = {
-      eventType: p.eventType,
+      topic: p.topic,
       subject: p.subject,
+      eventType: p.eventType,
       eventTime: p.eventTime,
       dataVersion: p.dataVersion,
     };

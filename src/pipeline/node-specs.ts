@@ -78,6 +78,49 @@ export interface FileSinkSpec {
   maximumSizeMiB?: number;
 }
 
+/** `VideoSink` (AVA) and `AssetSink` (LVA): recorded into a local media store instead of the retired cloud service. */
+export interface VideoSinkSpec {
+  name: string;
+  /** `videoName` (AVA) or `assetNamePattern` (LVA), system variables still in it: one folder per resolved name. */
+  namePattern: string;
+  outputType: 'videoName' | 'assetName';
+  localMediaCachePath: string;
+  /** Retention cap over the sink's segments, oldest deleted first. */
+  localMediaCacheMaximumSizeMiB: number;
+  segmentLengthMs: number;
+  title?: string;
+  description?: string;
+}
+
+/**
+ * The vendor allowed 30 s to 5 min in 30 s steps (each segment was a cloud storage transaction); a local store has
+ * no such cost, so any length from 1 s to 1 h is taken, 30 s (the vendor's default) when absent.
+ */
+export function parseVideoSink(node: RawNode, name: string, lva: boolean): VideoSinkSpec {
+  const key = lva ? 'assetNamePattern' : 'videoName';
+  const namePattern = str(node[key], `${name}.${key}`);
+  if (lva && !hasSystemVariable(namePattern)) {
+    fail(`${name}.assetNamePattern must contain at least one system variable, e.g. \${System.DateTime}`);
+  }
+  const creation = (node.videoCreationProperties ?? {}) as RawNode;
+  const segment = lva ? node.segmentLength : creation.segmentLength;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const title = text(creation.title);
+  const description = text(creation.description);
+  return {
+    name,
+    namePattern,
+    outputType: lva ? 'assetName' : 'videoName',
+    localMediaCachePath: str(node.localMediaCachePath, `${name}.localMediaCachePath`),
+    localMediaCacheMaximumSizeMiB: num(node.localMediaCacheMaximumSizeMiB, `${name}.localMediaCacheMaximumSizeMiB`, {
+      min: 1,
+    }),
+    segmentLengthMs: durationMs(segment, `${name}.segmentLength`, 30_000, { min: 1000, max: HOUR }),
+    ...(title === undefined ? {} : { title }),
+    ...(description === undefined ? {} : { description }),
+  };
+}
+
 export const SYSTEM_VARIABLES = [
   'System.TopologyName',
   'System.PipelineName',

@@ -7,6 +7,8 @@ import type { Placement } from '../vision/letterbox.js';
  */
 export interface PipelineMessage {
   properties: {
+    /** The vendor's ARM id of the account (see `namingFor`). */
+    topic: string;
     eventType: string;
     subject: string;
     eventTime: string;
@@ -21,10 +23,47 @@ export interface MessageNaming {
   /** LVA spelling: `Microsoft.Media.Graph.*` events and `/graphInstances/` subjects. */
   lva: boolean;
   pipelineName: string;
+  /** AVA subjects name the edge module: `/edgeModules/{moduleName}/livePipelines/...`. */
+  moduleName: string;
+  topic: string;
+  /**
+   * The vendor's absolute clock: 90 kHz ticks since the Unix epoch of media time 0, so that an event's
+   * `timestamp / 90000` is its `eventTime` in seconds, for cameras and files alike.
+   */
+  epoch90k(): number;
 }
 
-export function namingFor(apiVersion: string, pipelineName: string): MessageNaming {
-  return { lva: apiVersion === '1.0' || apiVersion === '2.0', pipelineName };
+export interface NamingOptions {
+  /** Default `avaedge`, the module name of the vendor's deployment manifests. */
+  moduleName?: string;
+  /** Default: an ARM id of the vendor's shape for an account named after the module (we have no subscription). */
+  topic?: string;
+  epoch90k?: () => number;
+}
+
+export const DEFAULT_MODULE_NAME = 'avaedge';
+
+export function defaultTopic(lva: boolean, moduleName: string): string {
+  return `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/edge/providers/Microsoft.Media/${lva ? 'mediaServices' : 'videoAnalyzers'}/${moduleName}`;
+}
+
+export function namingFor(apiVersion: string, pipelineName: string, options: NamingOptions = {}): MessageNaming {
+  const lva = apiVersion === '1.0' || apiVersion === '2.0';
+  const moduleName = options.moduleName ?? DEFAULT_MODULE_NAME;
+  const epoch = Date.now() * 90;
+  return {
+    lva,
+    pipelineName,
+    moduleName,
+    topic: options.topic ?? defaultTopic(lva, moduleName),
+    epoch90k: options.epoch90k ?? (() => epoch),
+  };
+}
+
+/** The pipeline and node a subject names (`/edgeModules/m/livePipelines/p/processors/n`, `/graphInstances/p/...`). */
+export function subjectParts(subject: string): { pipeline: string; node: string } {
+  const m = /\/(?:livePipelines|graphInstances)\/([^/]+)(?:\/[^/]+\/([^/]+))?/.exec(subject);
+  return { pipeline: m?.[1] ?? '', node: m?.[2] ?? '' };
 }
 
 /** Where in the pipeline an event comes from: the vendor's subject names the node's section. */
@@ -33,14 +72,17 @@ export type NodeSection = 'sources' | 'processors' | 'sinks';
 function subject(naming: MessageNaming, node: string, section: NodeSection = 'processors'): string {
   return naming.lva
     ? `/graphInstances/${naming.pipelineName}/${section}/${node}`
-    : `/livePipelines/${naming.pipelineName}/${section}/${node}`;
+    : `/edgeModules/${naming.moduleName}/livePipelines/${naming.pipelineName}/${section}/${node}`;
 }
 
 function eventType(naming: MessageNaming, kind: 'Analytics' | 'Diagnostics' | 'Operational', name: string): string {
   return naming.lva ? `Microsoft.Media.Graph.${kind}.${name}` : `Microsoft.VideoAnalyzer.${kind}.${name}`;
 }
 
-/** An analytics event as a hub sink publishes it: the producing node's subject, `timestamp` first, then the body. */
+/**
+ * An analytics event as a hub sink publishes it: the producing node's subject, `timestamp` (the frame's media time
+ * on the absolute 90 kHz clock) first, then the body; `eventTime` is the same instant.
+ */
 export function analyticsMessage(
   naming: MessageNaming,
   node: string,
@@ -48,15 +90,17 @@ export function analyticsMessage(
   body: Record<string, unknown>,
   outputName?: string,
 ): PipelineMessage {
+  const timestamp = naming.epoch90k() + pts90k;
   return {
     properties: {
-      eventType: eventType(naming, 'Analytics', 'Inference'),
+      topic: naming.topic,
       subject: subject(naming, node),
-      eventTime: new Date().toISOString(),
+      eventType: eventType(naming, 'Analytics', 'Inference'),
+      eventTime: new Date(Math.floor(timestamp / 90)).toISOString(),
       dataVersion: '1.0',
       ...(outputName === undefined ? {} : { outputName }),
     },
-    body: { timestamp: pts90k, ...body },
+    body: { timestamp, ...body },
   };
 }
 
@@ -71,8 +115,9 @@ export function nodeEvent(
 ): PipelineMessage {
   return {
     properties: {
-      eventType: eventType(naming, kind, name),
+      topic: naming.topic,
       subject: subject(naming, node, section),
+      eventType: eventType(naming, kind, name),
       eventTime: new Date().toISOString(),
       dataVersion: '1.0',
     },

@@ -10,9 +10,10 @@ import { LineCrossingNode } from './nodes/line-crossing.js';
 import { MotionDetectionNode } from './nodes/motion-detection.js';
 import { ObjectTrackingNode } from './nodes/object-tracking.js';
 import { SignalGateNode } from './nodes/signal-gate.js';
+import { VideoSinkNode } from './nodes/video-sink.js';
 import { namingFor, nodeEvent, type PipelineMessage } from './pipeline-message.js';
 import type { NodeSpec, PipelinePlan } from './topology.js';
-import { PermanentSourceError, type VideoFrame, VideoSource } from './video-source.js';
+import { PermanentSourceError, type SourceOutputs, type VideoFrame, VideoSource } from './video-source.js';
 
 export interface RunnerOptions {
   /** Live pacing: files play at their native rate and busy nodes drop frames. False: as fast as the extension answers. */
@@ -24,6 +25,9 @@ export interface RunnerOptions {
   stallTimeoutMs?: number;
   /** `--media-root`: every absolute path a topology names is resolved under it. */
   mediaRoot?: string;
+  /** AVA subjects' `/edgeModules/{moduleName}` (default avaedge) and the messages' `topic` (see `namingFor`). */
+  moduleName?: string;
+  topic?: string;
   /** Where `IotHubMessageSource` nodes read messages from (the MQTT broker of `--mqtt-url`). */
   hubInput?: HubInput;
   onNotice?: (message: string) => void;
@@ -33,8 +37,10 @@ export interface RunnerOptions {
 
 export interface RunnerCounters extends NodeCounters {
   read: number;
-  /** Recordings finished by file sinks (present when the topology has one). */
+  /** Recordings finished by recording sinks (present when the topology has one). */
   recordings?: number;
+  /** Segments written by video / asset sinks (present when the topology has one). */
+  segments?: number;
 }
 
 /** A topology path under `--media-root` (`/var/media` -> `ROOT/var/media`); relative paths and no root: as written. */
@@ -42,12 +48,47 @@ export function mediaPath(path: string, mediaRoot: string | undefined): string {
   return mediaRoot !== undefined && isAbsolute(path) ? join(mediaRoot, path) : path;
 }
 
-/** Which of the source's outputs its readers need: decoded frames (analysis), packets (recording). */
-function sourceOutputs(plan: PipelinePlan): { frames: boolean; packets: boolean } {
+const RECORDS_PACKETS: readonly string[] = ['SignalGateProcessor', 'VideoSink', 'AssetSink'];
+
+/** Motion detection works on a 160-pixel-wide thumbnail: twice that keeps its block averaging as it was. */
+const MOTION_FRAME_WIDTH = 320;
+
+/** Nodes that read a processor's output for its events only: the frames it passes on go no further there. */
+const IGNORES_FRAMES: readonly string[] = ['SignalGateProcessor', 'IotHubMessageSink'];
+
+/**
+ * The width decoded frames need, when every node that gets them works on a smaller copy anyway: motion detection,
+ * and HTTP extensions that fit frames inside WxH (`pad`, `preserveAspectRatio` with a width), whose content is then
+ * at most W wide, so that a 1080p camera is scaled by ffmpeg before the pipe instead of piped at full size. Any other
+ * reader of frames (a stretch, native size, a node type not listed here) gets the camera's own frames.
+ */
+export function frameWidthFor(plan: PipelinePlan): number | undefined {
+  const readersOf = (name: string) => plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === name));
+  const pending = readersOf(plan.source.name).filter((n) => !RECORDS_PACKETS.includes(n.type));
+  const seen = new Set<string>();
+  let width = 0;
+  for (let node = pending.shift(); node !== undefined; node = pending.shift()) {
+    if (seen.has(node.name)) continue;
+    seen.add(node.name);
+    if (node.type === 'MotionDetectionProcessor') width = Math.max(width, MOTION_FRAME_WIDTH);
+    else if (node.type === 'HttpExtension') {
+      const scale = node.extension.scale;
+      if (scale?.width === undefined || scale.mode === 'stretch') return undefined;
+      width = Math.max(width, scale.width);
+    } else if (node.type !== 'FrameRateFilterProcessor') return undefined;
+    pending.push(...readersOf(node.name).filter((r) => !IGNORES_FRAMES.includes(r.type)));
+  }
+  return width > 0 ? width : undefined;
+}
+
+/** Which of the source's outputs its readers need: decoded frames (analysis), packets (recording), at what size. */
+function sourceOutputs(plan: PipelinePlan): SourceOutputs {
   const readers = plan.nodes.filter((n) => n.inputs.some((i) => i.nodeName === plan.source.name));
+  const maxFrameWidth = frameWidthFor(plan);
   return {
-    frames: readers.some((n) => n.type !== 'SignalGateProcessor'),
-    packets: readers.some((n) => n.type === 'SignalGateProcessor'),
+    frames: readers.some((n) => !RECORDS_PACKETS.includes(n.type)),
+    packets: readers.some((n) => RECORDS_PACKETS.includes(n.type)),
+    ...(maxFrameWidth === undefined ? {} : { maxFrameWidth }),
   };
 }
 
@@ -58,11 +99,12 @@ export class PipelineRunner {
   readonly extensions: HttpExtensionNode[] = [];
   private readonly hubSources: HubMessageSourceNode[] = [];
   private readonly fileSinks: FileSinkNode[] = [];
+  private readonly videoSinks: VideoSinkNode[] = [];
   private read = 0;
   private published = 0;
   private clock = 0;
-  /** Wall-clock time of media time 0, set when the first media arrives. */
-  private originMs = Date.now();
+  /** Wall-clock time of media time 0 in 90 kHz ticks since the epoch, set when the first media arrives. */
+  private epoch90k = Date.now() * 90;
   private started = false;
   private stopping = false;
   private failure: Error | undefined;
@@ -95,7 +137,11 @@ export class PipelineRunner {
       },
       close: () => sink.close(),
     };
-    const naming = namingFor(plan.apiVersion, name);
+    const naming = namingFor(plan.apiVersion, name, {
+      ...(options.moduleName === undefined ? {} : { moduleName: options.moduleName }),
+      ...(options.topic === undefined ? {} : { topic: options.topic }),
+      epoch90k: () => this.epoch90k,
+    });
     const context: NodeContext = {
       naming,
       topologyName: plan.topologyName,
@@ -171,7 +217,7 @@ export class PipelineRunner {
       case 'MotionDetectionProcessor':
         return new MotionDetectionNode(spec.name, spec.motion, emit);
       case 'SignalGateProcessor':
-        return new SignalGateNode(spec.name, spec.gate, emit, context.notice, () => this.originMs);
+        return new SignalGateNode(spec.name, spec.gate, emit, context.notice, () => this.epoch90k / 90);
       case 'ObjectTrackingProcessor':
         return new ObjectTrackingNode(
           spec.name,
@@ -192,7 +238,22 @@ export class PipelineRunner {
         this.fileSinks.push(node);
         return node;
       }
+      case 'VideoSink':
+      case 'AssetSink': {
+        const node = new VideoSinkNode(spec.video, context, {
+          directory: mediaPath(spec.video.localMediaCachePath, options.mediaRoot),
+          pipelineName: this.name,
+          ...(options.ffmpegPath === undefined ? {} : { ffmpegPath: options.ffmpegPath }),
+        });
+        this.videoSinks.push(node);
+        return node;
+      }
     }
+  }
+
+  /** Media time 0 on the absolute 90 kHz clock (ticks since the epoch): `timestamp - origin90k` is media time. */
+  get origin90k(): number {
+    return this.epoch90k;
   }
 
   /** Totals over the pipeline's extension nodes, the frames read from the source and the messages published. */
@@ -211,7 +272,9 @@ export class PipelineRunner {
         if (key !== 'published') total[key] += node.counters[key];
       }
     }
-    if (this.fileSinks.length > 0) total.recordings = this.fileSinks.reduce((n, s) => n + s.recordings, 0);
+    const recorders = [...this.fileSinks, ...this.videoSinks];
+    if (recorders.length > 0) total.recordings = recorders.reduce((n, s) => n + s.recordings, 0);
+    if (this.videoSinks.length > 0) total.segments = this.videoSinks.reduce((n, s) => n + s.segments, 0);
     return total;
   }
 
@@ -240,7 +303,8 @@ export class PipelineRunner {
         if (!this.started) {
           this.started = true;
           const pts = item.kind === 'frame' ? item.frame.pts90k : item.packet.pts90k;
-          this.originMs = Date.now() - (pts * 1000) / 90_000;
+          // Whole milliseconds at media time 0: timestamps keep the source's exact spacing, eventTime their instant.
+          this.epoch90k = Date.now() * 90 - pts;
         }
         if (item.kind === 'frame') {
           this.read++;

@@ -12,7 +12,9 @@ import {
   parseLineCrossing,
   parseMotion,
   parseTracking,
+  parseVideoSink,
   type TrackingSpec,
+  type VideoSinkSpec,
 } from './node-specs.js';
 import { type ParameterDeclaration, substituteParameters } from './parameters.js';
 import { bool, fail, num, type RawNode, str } from './topology-values.js';
@@ -109,7 +111,8 @@ export type NodeSpec =
   | (NodeBase & { type: 'ObjectTrackingProcessor'; tracking: TrackingSpec })
   | (NodeBase & { type: 'LineCrossingProcessor'; lineCrossing: LineCrossingSpec })
   | (NodeBase & { type: 'IotHubMessageSink'; sink: SinkSpec })
-  | (NodeBase & { type: 'FileSink'; file: FileSinkSpec });
+  | (NodeBase & { type: 'FileSink'; file: FileSinkSpec })
+  | (NodeBase & { type: 'VideoSink' | 'AssetSink'; video: VideoSinkSpec });
 
 export type NodeType = NodeSpec['type'];
 
@@ -124,6 +127,8 @@ export const SUPPORTED_TYPES: readonly NodeType[] = [
   'LineCrossingProcessor',
   'IotHubMessageSink',
   'FileSink',
+  'VideoSink',
+  'AssetSink',
 ];
 
 /** Vendor node types that need the vendor's cloud: refused with that reason rather than "not supported yet". */
@@ -330,6 +335,9 @@ const STREAMS: Record<NodeType, { emits: MediaType[]; consumes: MediaType[] }> =
   LineCrossingProcessor: { emits: ['video', 'application'], consumes: ['application'] },
   IotHubMessageSink: { emits: [], consumes: ['application'] },
   FileSink: { emits: [], consumes: ['video'] },
+  // Events are accepted (the vendor recorded inference metadata with the video) but not stored.
+  VideoSink: { emits: [], consumes: ['video', 'application'] },
+  AssetSink: { emits: [], consumes: ['video', 'application'] },
 };
 
 /** Whether an item of `mediaType` passes an input's `outputSelectors` (all of them must hold). */
@@ -373,6 +381,9 @@ function parseNode(node: RawNode, type: NodeType, name: string, inputs: InputSpe
       };
     case 'FileSink':
       return { type, name, inputs, file: parseFileSink(node, name) };
+    case 'VideoSink':
+    case 'AssetSink':
+      return { type, name, inputs, video: parseVideoSink(node, name, type === 'AssetSink') };
   }
 }
 
@@ -457,7 +468,7 @@ function checkWiring(nodes: readonly NodeSpec[]): void {
         );
       }
       const readers = nodes.filter((n) => n.inputs.some((i) => i.nodeName === node.name));
-      const bad = readers.find((r) => r.type !== 'FileSink');
+      const bad = readers.find((r) => r.type !== 'FileSink' && r.type !== 'VideoSink' && r.type !== 'AssetSink');
       if (bad !== undefined) {
         fail(`node "${bad.name}" (${bad.type}) reads the signal gate "${node.name}": only recording sinks may`);
       }
@@ -476,6 +487,14 @@ function checkWiring(nodes: readonly NodeSpec[]): void {
     }
     if (node.type === 'FileSink' && upstreamTypes.some((t) => t !== 'SignalGateProcessor')) {
       fail(`node "${node.name}" (FileSink) must read a SignalGateProcessor (it records one file per activation)`);
+    }
+    if (
+      (node.type === 'VideoSink' || node.type === 'AssetSink') &&
+      !upstreamTypes.some((t) => t === 'RtspSource' || t === 'SignalGateProcessor')
+    ) {
+      fail(
+        `node "${node.name}" (${node.type}) must read the RtspSource (continuous) or a SignalGateProcessor (events)`,
+      );
     }
     if (node.type === 'IotHubMessageSink' && upstreamTypes.includes('IotHubMessageSource')) {
       fail(`node "${node.name}" (IotHubMessageSink) cannot read an IotHubMessageSource directly`);
@@ -530,7 +549,7 @@ export function parseTopology(json: unknown, values: Readonly<Record<string, str
   const rtspSources = parsed.filter((p) => shortType(p.node['@type']) === 'RtspSource');
   if (rtspSources.length !== 1) fail(`the runner needs exactly one RtspSource, found ${rtspSources.length}`);
   for (const { node, name } of parsed) {
-    for (const key of ['fileNamePattern', 'filePathPattern', 'baseDirectoryPath']) {
+    for (const key of ['fileNamePattern', 'filePathPattern', 'baseDirectoryPath', 'videoName', 'assetNamePattern']) {
       if (typeof node[key] === 'string') checkSystemVariables(node[key], `${name}.${key}`);
     }
   }

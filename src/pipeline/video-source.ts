@@ -37,6 +37,8 @@ export type SourceItem =
 export interface SourceOutputs {
   frames: boolean;
   packets: boolean;
+  /** Frames no wider than this (scaled by ffmpeg, aspect kept): when every reader works on a small copy anyway. */
+  maxFrameWidth?: number;
 }
 
 export interface VideoSourceOptions {
@@ -49,12 +51,52 @@ export interface VideoSourceOptions {
   reconnectDelayMs?: number;
   /** RTSP: no frame data for this long (a camera that hangs without closing) restarts the connection. */
   stallTimeoutMs?: number;
+  /** Compressed video held for a consumer that lags before ffmpeg is held up (default 8 MiB). */
+  maxQueuedPacketBytes?: number;
   /** Notices for the log (reconnects, ffmpeg's last words). */
   onNotice?: (message: string) => void;
 }
 
+/**
+ * Keeps a camera's clock going across reconnects: ffmpeg starts each new session's timestamps afresh (near 0), which
+ * would move the pipeline's media time, and so event timestamps, gates and samplers, back into the past. After a
+ * reconnect every timestamp is shifted so that the first one follows the last one before the outage by the
+ * wall-clock time the outage lasted.
+ */
+export class ClockContinuity {
+  private offset = 0;
+  private last: { pts90k: number; wallMs: number } | undefined;
+  private restarted = false;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A new session begins: its first timestamp sets the shift. */
+  restart(): void {
+    this.restarted = this.last !== undefined;
+  }
+
+  /** The timestamp on the continuous clock. */
+  map(pts90k: number): number {
+    if (this.restarted) {
+      this.restarted = false;
+      this.offset = this.last!.pts90k + Math.round((this.now() - this.last!.wallMs) * 90) - pts90k;
+    }
+    const mapped = pts90k + this.offset;
+    if (this.last === undefined || mapped >= this.last.pts90k) this.last = { pts90k: mapped, wallMs: this.now() };
+    return mapped;
+  }
+
+  /** The shift in force (0 until a reconnect). */
+  get shift(): number {
+    return this.offset;
+  }
+}
+
 /** Ceiling of the RTSP reconnect back-off: a camera that stays away is still retried regularly (docs/pipeline.md). */
 const MAX_RECONNECT_DELAY_MS = 30_000;
+
+/** Compressed video waiting for the pipeline: a few seconds of a 1080p camera. */
+const MAX_QUEUED_PACKET_BYTES = 8 * 1024 * 1024;
 
 const SHOWINFO = /n:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+).*?\ss:(\d+)x(\d+)/;
 
@@ -86,7 +128,9 @@ export function ffmpegArgs(
   if (outputs.frames) {
     // showinfo prints each frame's PTS and size on stderr, in frame order: the only per-frame metadata a rawvideo
     // pipe can carry. passthrough: never duplicate or drop frames to fake a constant rate.
-    args.push('-map', '0:v:0', '-an', '-vf', 'showinfo', fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
+    const scale =
+      outputs.maxFrameWidth === undefined ? '' : `scale=w='min(${outputs.maxFrameWidth},iw)':h=-2:flags=area,`;
+    args.push('-map', '0:v:0', '-an', '-vf', `${scale}showinfo`, fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   }
   if (outputs.packets) {
@@ -108,6 +152,7 @@ export class VideoSource {
   private frameTaken: (() => void) | undefined;
   private demuxer: TsDemuxer | undefined;
   private wake: (() => void) | undefined;
+  private queuedBytes = 0;
 
   constructor(
     readonly spec: SourceSpec,
@@ -117,6 +162,11 @@ export class VideoSource {
       const path = spec.url.startsWith('file://') ? fileURLToPath(spec.url) : spec.url;
       if (!existsSync(path)) throw new HxError('HX_ERR_PIPELINE_SOURCE', `${spec.name}: no such video file: ${path}`);
     }
+  }
+
+  /** Compressed bytes read from ffmpeg and not yet taken by the consumer (bounded by `maxQueuedPacketBytes`). */
+  get queuedPacketBytes(): number {
+    return this.queuedBytes;
   }
 
   /** The PAT and PMT of the current packet stream: what a recording of it must start with. */
@@ -138,12 +188,20 @@ export class VideoSource {
   async *items(): AsyncGenerator<SourceItem> {
     const base = this.options.reconnectDelayMs ?? 1000;
     let delay = base;
+    const clock = new ClockContinuity();
     while (!this.stopped) {
       let count = 0;
       let failure: string | undefined;
+      clock.restart();
       try {
         for await (const item of this.runOnce()) {
           count++;
+          if (item.kind === 'frame') item.frame.pts90k = clock.map(item.frame.pts90k);
+          else {
+            const pts = item.packet.pts90k;
+            item.packet.pts90k = clock.map(pts);
+            item.packet.dts90k += item.packet.pts90k - pts;
+          }
           delay = base; // media flows again: the next drop starts the back-off afresh
           yield item;
         }
@@ -249,6 +307,8 @@ export class VideoSource {
       w?.();
     };
     let framesQueued = 0;
+    const maxQueued = this.options.maxQueuedPacketBytes ?? MAX_QUEUED_PACKET_BYTES;
+    this.queuedBytes = 0;
     let framesDone = !outputs.frames;
     let packetsDone = !outputs.packets;
     let readError: unknown;
@@ -258,13 +318,19 @@ export class VideoSource {
       this.demuxer = demuxer;
       packetPipe.on('data', (chunk: Buffer) => {
         feed();
-        for (const packet of demuxer.push(chunk))
+        for (const packet of demuxer.push(chunk)) {
           queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
+          this.queuedBytes += packet.data.length;
+        }
+        // A sink that lags (a slow disk) holds up the pipe, and so ffmpeg, rather than growing this queue.
+        if (this.queuedBytes > maxQueued) packetPipe.pause();
         wakeQueue();
       });
       packetPipe.on('end', () => {
-        for (const packet of demuxer.flush())
+        for (const packet of demuxer.flush()) {
           queue.push({ kind: 'packet', packet, header: demuxer.header() ?? Buffer.alloc(0) });
+          this.queuedBytes += packet.data.length;
+        }
         packetsDone = true;
         wakeQueue();
       });
@@ -323,6 +389,10 @@ export class VideoSource {
       for (;;) {
         const item = queue.shift();
         if (item !== undefined) {
+          if (item.kind === 'packet') {
+            this.queuedBytes -= item.packet.data.length;
+            if (this.queuedBytes <= maxQueued / 2 && packetPipe?.isPaused()) packetPipe.resume();
+          }
           if (item.kind === 'frame') {
             framesQueued--;
             const taken = this.frameTaken;

@@ -236,7 +236,7 @@ export async function runInProcess(
   topology: object,
   values: Record<string, string>,
   options: Partial<RunnerOptions> = {},
-): Promise<{ messages: PipelineMessage[]; counters: RunnerCounters; notices: string[] }> {
+): Promise<{ messages: PipelineMessage[]; counters: RunnerCounters; notices: string[]; origin90k: number }> {
   const sink = new CollectingSink();
   const notices: string[] = [];
   const runner = new PipelineRunner(parseTopology(topology, values), 'test', sink, {
@@ -247,7 +247,29 @@ export async function runInProcess(
     ...options,
   });
   const counters = await runner.run();
-  return { messages: sink.messages, counters, notices };
+  return { messages: sink.messages, counters, notices, origin90k: runner.origin90k };
+}
+
+/**
+ * Checks the vendor's absolute clock on analytics messages (`timestamp / 90000` is `eventTime` in seconds since the
+ * epoch, to the millisecond) and returns their timestamps as media time, relative to `origin90k` (the runner's media
+ * time 0; for CLI runs, where it is not known, the first timestamp minus `firstAt` ticks).
+ */
+export function mediaTimes(messages: readonly PipelineMessage[], origin90k?: number, firstAt = 0): number[] {
+  const stamps = messages.map((m) => {
+    const t = m.body.timestamp;
+    if (typeof t !== 'number') throw new Error(`no timestamp in ${JSON.stringify(m)}`);
+    if (Math.floor(t / 90) !== Date.parse(m.properties.eventTime)) {
+      throw new Error(`timestamp ${t} / 90000 is not eventTime ${m.properties.eventTime}`);
+    }
+    return t;
+  });
+  // An absolute clock: within a day of now, whatever the source.
+  if (stamps.length > 0 && Math.abs(stamps[0]! / 90 - Date.now()) > 86_400_000) {
+    throw new Error(`timestamp ${stamps[0]} is not near now`);
+  }
+  const origin = origin90k ?? (stamps[0] ?? 0) - firstAt;
+  return stamps.map((t) => t - origin);
 }
 
 /** A TCP port free on 127.0.0.1 right now (for servers that must be told their port up front). */

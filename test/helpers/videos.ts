@@ -84,3 +84,11 @@ export async function probe(
     firstKey: first.packets[0]?.flags.startsWith('K') ?? false,
   };
 }
+
+/** The recording tests' video: 40 s, a square moving during [5, 7) and [25, 27) s. */
+export function twoMovesVideo(dir: string): Promise<MotionVideo> {
+  return motionVideo(dir, 40, [
+    [5, 7],
+    [25, 27],
+  ]);
+}

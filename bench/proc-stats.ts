@@ -1,0 +1,66 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+/** CPU and memory of a process and its children, read from /proc (Linux), for the benchmarks. */
+
+const CLK_TCK = 100;
+
+/** Fields of /proc/PID/stat after the parenthesised command name (state is [0], ppid [1], utime [11], stime [12]). */
+export function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The server and its child processes (with --processes, the supervisor and one server process per core). */
+export function processTree(pid: number): number[] {
+  const children = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return Number(statFields(`/proc/${name}/stat`)[1]) === pid;
+      } catch {
+        return false; // it exited meanwhile
+      }
+    })
+    .map(Number);
+  return [pid, ...children];
+}
+
+/**
+ * CPU of the server's processes (every thread) and of their main threads (the HTTP front end; for us, the rest is
+ * mostly pool workers).
+ */
+export function procStat(pid: number, withReaped = false): { cpuMs: number; mainCpuMs: number } {
+  // withReaped: also children that ran and exited (cutime, cstime), e.g. the runner's per-recording ffmpeg.
+  const cpu = (path: string) => {
+    const fields = statFields(path);
+    const reaped = withReaped ? Number(fields[13]) + Number(fields[14]) : 0;
+    return ((Number(fields[11]) + Number(fields[12]) + reaped) * 1000) / CLK_TCK;
+  };
+  let cpuMs = 0;
+  let mainCpuMs = 0;
+  for (const p of processTree(pid)) {
+    cpuMs += cpu(`/proc/${p}/stat`);
+    mainCpuMs += cpu(`/proc/${p}/task/${p}/stat`);
+  }
+  return { cpuMs, mainCpuMs };
+}
+
+/** Summed over the server's processes (pages they share are counted in each). */
+export function procKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+    sum += Number(match?.[1] ?? Number.NaN);
+  }
+  return sum;
+}
+
+/** Resets the peak-RSS marks so each measurement reports its own peak (Linux >= 4.0; else the peak since start). */
+export function resetPeak(pid: number): boolean {
+  try {
+    for (const p of processTree(pid)) writeFileSync(`/proc/${p}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
