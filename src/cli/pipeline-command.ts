@@ -102,7 +102,9 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
     log(
       `${pipeline.name}: ${plan.topologyName} from ${plan.source.kind} ${redact(plan.source.url)}: ${plan.nodes
         .filter((n) => n.type !== 'RtspSource')
-        .map((n) => (n.type === 'HttpExtension' ? `${n.name} (${n.extension.endpoint.url})` : n.name))
+        .map((n) =>
+          n.type === 'HttpExtension' || n.type === 'GrpcExtension' ? `${n.name} (${n.extension.endpoint.url})` : n.name,
+        )
         .join(', ')}`,
     );
   }
