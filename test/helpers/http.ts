@@ -46,6 +46,12 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
   return answer;
 }
 
+/** An inference answer (`{inferences: [...]}`) valid against our strict schema and the vendor's. */
+export function assertSchemas(json: unknown): void {
+  assert.deepEqual(validateResponse(json), [], 'answer must match the strict schema');
+  assert.ok(vendorValidate(json), `answer must match the vendor schema: ${JSON.stringify(vendorValidate.errors)}`);
+}
+
 export function checkWellFormed(answer: Answer): void {
   const type = String(answer.headers['content-type'] ?? '');
   if (answer.status === 204) {
@@ -55,11 +61,7 @@ export function checkWellFormed(answer: Answer): void {
   assert.match(type, /^application\/json/, `status ${answer.status} must be JSON, got ${type}: ${answer.text}`);
   answer.json = JSON.parse(answer.text);
   if (answer.status === 200) {
-    assert.deepEqual(validateResponse(answer.json), [], 'answer must match the strict schema');
-    assert.ok(
-      vendorValidate(answer.json),
-      `answer must match the vendor schema: ${JSON.stringify(vendorValidate.errors)}`,
-    );
+    assertSchemas(answer.json);
   } else if (answer.status >= 400) {
     const body = answer.json as Record<string, unknown>;
     assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'message', 'requestId', 'statusCode']);
