@@ -17,8 +17,8 @@
  *
  * Markdown goes to stdout; every figure also goes to bench/results/<timestamp>.json (gitignored).
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,10 +26,10 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
+import { processTree, procStat, waitUp } from './proc-stat.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHARED = resolve(ROOT, '../shared');
-const CLK_TCK = 100;
 
 interface Case {
   id: string;
@@ -201,45 +201,6 @@ function servers(): ServerSpec[] {
   return list;
 }
 
-/** Fields of /proc/PID/stat after the parenthesised command name (state is [0], ppid [1], utime [11], stime [12]). */
-function statFields(path: string): string[] {
-  const stat = readFileSync(path, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** The server and its child processes (with --processes, the supervisor and one server process per core). */
-function processTree(pid: number): number[] {
-  const children = readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        return Number(statFields(`/proc/${name}/stat`)[1]) === pid;
-      } catch {
-        return false; // it exited meanwhile
-      }
-    })
-    .map(Number);
-  return [pid, ...children];
-}
-
-/**
- * CPU of the server's processes (every thread) and of their main threads (the HTTP front end; for us, the rest is
- * mostly pool workers).
- */
-function procStat(pid: number): { cpuMs: number; mainCpuMs: number } {
-  const cpu = (path: string) => {
-    const fields = statFields(path);
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  };
-  let cpuMs = 0;
-  let mainCpuMs = 0;
-  for (const p of processTree(pid)) {
-    cpuMs += cpu(`/proc/${p}/stat`);
-    mainCpuMs += cpu(`/proc/${p}/task/${p}/stat`);
-  }
-  return { cpuMs, mainCpuMs };
-}
-
 /** Summed over the server's processes (pages they share are counted in each). */
 function procKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   let sum = 0;
@@ -258,22 +219,6 @@ function resetPeak(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function waitUp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not come up in ${timeoutMs} ms`);
 }
 
 interface WrkResult {

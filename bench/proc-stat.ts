@@ -1,0 +1,60 @@
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLK_TCK = 100;
+
+/** Fields of /proc/PID/stat after the parenthesised command name (state is [0], ppid [1], utime [11], stime [12]). */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The server and its child processes (with --processes, the supervisor and one server process per core). */
+export function processTree(pid: number): number[] {
+  const children = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return Number(statFields(`/proc/${name}/stat`)[1]) === pid;
+      } catch {
+        return false; // it exited meanwhile
+      }
+    })
+    .map(Number);
+  return [pid, ...children];
+}
+
+/**
+ * CPU of the server's processes (every thread) and of their main threads (the HTTP front end; for us, the rest is
+ * mostly pool workers).
+ */
+export function procStat(pid: number): { cpuMs: number; mainCpuMs: number } {
+  const cpu = (path: string) => {
+    const fields = statFields(path);
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  };
+  let cpuMs = 0;
+  let mainCpuMs = 0;
+  for (const p of processTree(pid)) {
+    cpuMs += cpu(`/proc/${p}/stat`);
+    mainCpuMs += cpu(`/proc/${p}/task/${p}/stat`);
+  }
+  return { cpuMs, mainCpuMs };
+}
+
+export async function waitUp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not come up in ${timeoutMs} ms`);
+}
