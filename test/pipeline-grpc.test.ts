@@ -1,78 +1,40 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: topologies write their parameters as ${name} in plain strings
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { RAW_FORMAT_NAMES } from '../src/contract/pixel-format.js';
 import { HxError } from '../src/errors.js';
 import type { PipelineMessage } from '../src/pipeline/pipeline-message.js';
 import { PipelineRunner } from '../src/pipeline/pipeline-runner.js';
 import { SHM_DIR, SharedMemoryRing } from '../src/pipeline/shared-memory-ring.js';
 import { parseTopology } from '../src/pipeline/topology.js';
 import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
-import { assertSchemas, releaseFile, until } from './helpers/http.js';
+import {
+  assertAnalytics,
+  EMBEDDED,
+  JPEG_PAD,
+  lvaSpelling,
+  vendorTopology,
+  withGrpcNode,
+  withoutTime,
+} from './helpers/grpc-pipeline.js';
 import {
   avaTopology,
   CollectingSink,
-  fixturePath,
   freePort,
   runInProcess,
   streetClip,
   type TempDir,
   tempDir,
 } from './helpers/pipeline.js';
-import { generatePythonContract, startPythonServer } from './helpers/python-grpc.js';
 
-/** The vendor's OpenVINO gRPC topology (AVA 1.1): RTSP -> GrpcExtension (BGR24, shared memory 64 MiB) -> hub. */
-function vendorTopology(): Record<string, unknown> {
-  return JSON.parse(readFileSync(fixturePath('topologies/ava-grpcExtensionOpenVINO.json'), 'utf8'));
-}
-
-/** The same topology in the LVA 2.0 spelling (`#Microsoft.Media.MediaGraph...`). */
-function lvaSpelling(topology: object): Record<string, unknown> {
-  const text = JSON.stringify(topology)
-    .replaceAll('#Microsoft.VideoAnalyzer.IotHub', '#Microsoft.Media.MediaGraphIoTHub')
-    .replaceAll('#Microsoft.VideoAnalyzer.', '#Microsoft.Media.MediaGraph');
-  return { ...JSON.parse(text), '@apiVersion': '2.0' };
-}
-
-/** `topology` with its gRPC node's properties overridden. */
-function withGrpcNode(topology: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
-  const copy = structuredClone(topology) as { properties: { processors: Record<string, unknown>[] } };
-  copy.properties.processors[0] = { ...copy.properties.processors[0], ...override };
-  return copy;
-}
-
-const JPEG_PAD = {
-  image: {
-    scale: { mode: 'pad', width: '416', height: '416' },
-    format: { '@type': '#Microsoft.VideoAnalyzer.ImageFormatJpeg', quality: '90' },
-  },
-};
-const EMBEDDED = { dataTransfer: { mode: 'embedded' } };
-
-/** What the published messages say, without the time they were published. */
-function withoutTime(messages: PipelineMessage[]): unknown[] {
-  return messages.map((m) => ({ properties: { ...m.properties, eventTime: 'T' }, body: m.body }));
-}
-
-function assertAnalytics(messages: PipelineMessage[]): void {
-  for (const m of messages) {
-    assert.match(m.properties.eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    assertSchemas({ inferences: m.body.inferences });
-  }
-}
-
-function basic(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-}
-
+/** The runner's GrpcExtension node against our own server; the Python peer's tests are in pipeline-grpc-peer. */
 describe('GrpcExtension nodes', () => {
   let dir: TempDir;
   let clip3: string;
-  let clip4: string;
-  let clip10: string;
   before(async () => {
     dir = tempDir();
-    [clip3, clip4, clip10] = await Promise.all([streetClip(dir, 3), streetClip(dir, 4), streetClip(dir, 10)]);
+    clip3 = await streetClip(dir, 3);
   });
   after(() => dir.remove());
 
@@ -176,6 +138,57 @@ describe('GrpcExtension nodes', () => {
       assertAnalytics(messages);
     });
 
+    test('each of the 11 raw pixel formats: one node per format, the same messages as HTTP nodes sending the same', async () => {
+      const nodes = (kind: 'Grpc' | 'Http') =>
+        RAW_FORMAT_NAMES.map((pixelFormat) => ({
+          '@type': `#Microsoft.VideoAnalyzer.${kind}Extension`,
+          name: `${kind.toLowerCase()}_${pixelFormat}`,
+          endpoint: {
+            '@type': '#Microsoft.VideoAnalyzer.UnsecuredEndpoint',
+            url: kind === 'Grpc' ? `tcp://127.0.0.1:${grpcPort}` : `${server.url}/score`,
+            credentials: {
+              '@type': '#Microsoft.VideoAnalyzer.UsernamePasswordCredentials',
+              username: 'camera',
+              password: 's3cret',
+            },
+          },
+          ...(kind === 'Grpc' ? EMBEDDED : {}),
+          image: {
+            scale: { mode: 'stretch', width: '64', height: '48' },
+            format: { '@type': '#Microsoft.VideoAnalyzer.ImageFormatRaw', pixelFormat },
+          },
+          inputs: [{ nodeName: 'rtspSource' }],
+        }));
+      const topology = (kind: 'Grpc' | 'Http') => {
+        const base = avaTopology() as { properties: Record<string, unknown[]> };
+        const processors = nodes(kind);
+        return {
+          ...base,
+          properties: {
+            ...base.properties,
+            processors,
+            sinks: [
+              {
+                '@type': '#Microsoft.VideoAnalyzer.IotHubMessageSink',
+                name: 'hubSink',
+                hubOutputName: 'out',
+                inputs: processors.map((p) => ({ nodeName: p.name })),
+              },
+            ],
+          },
+        };
+      };
+      const clip = await streetClip(dir, 1);
+      const grpc = await runInProcess(topology('Grpc'), { rtspUrl: clip, inferencingUrl: 'unused' });
+      const http = await runInProcess(topology('Http'), { rtspUrl: clip, inferencingUrl: 'unused' });
+      assert.deepEqual([grpc.counters.sent, grpc.counters.answered, grpc.counters.errors], [11, 11, 0]);
+      const bySubject = (messages: PipelineMessage[], kind: string) =>
+        Object.fromEntries(messages.map((m) => [m.properties.subject.replace(`/${kind}_`, '/'), m.body]));
+      assert.deepEqual(bySubject(grpc.messages, 'grpc'), bySubject(http.messages, 'http'));
+      assert.equal(Object.keys(bySubject(grpc.messages, 'grpc')).length, 11);
+      assertAnalytics(grpc.messages);
+    });
+
     test('credentials the server refuses: one ProtocolError UNAUTHENTICATED, and the pipeline stops', async () => {
       const sink = new CollectingSink();
       const runner = new PipelineRunner(
@@ -211,139 +224,6 @@ describe('GrpcExtension nodes', () => {
           },
         },
       ]);
-    });
-  });
-
-  describe('against a Python server written from the protos', () => {
-    let contract: ReturnType<typeof generatePythonContract>;
-    before(() => {
-      contract = generatePythonContract();
-    });
-    after(() => contract.remove());
-
-    /** The classification the Python peer answers for one sample, as the runner must publish it. */
-    function received(sequence: number, timestamp: number, facts: Record<string, string>, lva = false): unknown {
-      return {
-        properties: {
-          eventType: lva ? 'Microsoft.Media.Graph.Analytics.Inference' : 'Microsoft.VideoAnalyzer.Analytics.Inference',
-          subject: `/${lva ? 'graphInstances' : 'livePipelines'}/test/processors/grpcExtension`,
-          eventTime: 'T',
-          dataVersion: '1.0',
-          outputName: 'iothubsinkoutput',
-        },
-        body: {
-          timestamp,
-          inferences: [
-            {
-              type: 'classification',
-              subtype: 'received',
-              classification: {
-                tag: { value: `sample${sequence}`, confidence: 0.5 },
-                attributes: Object.entries(facts).map(([name, value]) => ({ name, value })),
-              },
-            },
-          ],
-        },
-      };
-    }
-
-    const raw = (transfer: string) => ({
-      encoding: 'RAW',
-      pixelFormat: 'BGR24',
-      dimensions: '768x576',
-      strideBytes: '2304',
-      timescale: '90000',
-      transfer,
-      length: String(768 * 576 * 3),
-      check: 'ok',
-      configuration: '{}',
-      node: 'test/grpcExtension',
-      authentication: basic('dummyUserName', 'dummyPassword'),
-    });
-
-    test('the vendor topology (shared memory, BGR24): each ack published; an ack without inferences publishes nothing', async () => {
-      const peer = await startPythonServer(contract.dir);
-      try {
-        const { messages, counters } = await runInProcess(vendorTopology(), {
-          rtspUrl: clip4,
-          grpcExtensionAddress: `tcp://127.0.0.1:${peer.port}`,
-        });
-        assert.deepEqual([counters.sent, counters.answered, counters.errors, counters.published], [4, 4, 0, 3]);
-        // Samples 2, 3, 4, 5; the peer answers sample 4 with no inferences. One frame in flight: offset 0 each time.
-        // (Cut by stream copy, the 4-frame clip's last frame is the one at 0.4 s: 0.3 s was a B-frame after it.)
-        assert.deepEqual(withoutTime(messages), [
-          received(2, 0, raw('sharedMemory@0')),
-          received(3, 9000, raw('sharedMemory@0')),
-          received(5, 36_000, raw('sharedMemory@0')),
-        ]);
-        assertAnalytics(messages);
-      } finally {
-        peer.stop();
-      }
-    });
-
-    test('LVA spelling, JPEG embedded: the descriptor says JPG 416x416 and carries extensionConfiguration', async () => {
-      const peer = await startPythonServer(contract.dir);
-      try {
-        const topology = withGrpcNode(lvaSpelling(vendorTopology()), {
-          ...JPEG_PAD,
-          ...EMBEDDED,
-          endpoint: { '@type': '#Microsoft.Media.MediaGraphUnsecuredEndpoint', url: '${grpcExtensionAddress}' },
-        });
-        const { messages } = await runInProcess(topology, {
-          rtspUrl: clip3,
-          grpcExtensionAddress: `tcp://127.0.0.1:${peer.port}`,
-          extensionConfiguration: 'model=yolo',
-        });
-        const jpeg = {
-          encoding: 'JPG',
-          pixelFormat: 'NONE',
-          dimensions: '416x416',
-          strideBytes: '0',
-          timescale: '90000',
-          transfer: 'embedded',
-          check: 'ok',
-          configuration: 'model=yolo',
-          node: 'test/grpcExtension',
-          authentication: '',
-        };
-        assert.deepEqual(withoutTime(messages), [received(2, 0, jpeg, true), received(3, 9000, jpeg, true)]);
-        assertAnalytics(messages);
-      } finally {
-        peer.stop();
-      }
-    });
-
-    test('live, a slow extension: 4 frames in flight in 4 shared memory slots, the other 6 skipped', async () => {
-      const hold = releaseFile();
-      const peer = await startPythonServer(contract.dir, decodeURIComponent(hold.path));
-      try {
-        const sink = new CollectingSink();
-        const runner = new PipelineRunner(
-          parseTopology(vendorTopology(), { rtspUrl: clip10, grpcExtensionAddress: `tcp://127.0.0.1:${peer.port}` }),
-          'test',
-          sink,
-          { realtime: true, retryAfterDefaultSecs: 1, requestTimeoutMs: 30_000 },
-        );
-        const running = runner.run();
-        // Every frame after the 4th finds the window full while the peer holds its acks.
-        await until('six frames skipped', () => runner.counters().dropped === 6);
-        hold.release();
-        const counters = await running;
-        assert.deepEqual(
-          [counters.read, counters.sampled, counters.sent, counters.dropped, counters.answered, counters.published],
-          [10, 10, 4, 6, 4, 3],
-        );
-        // No slot was reused before its ack: the four frames sat side by side.
-        const size = 768 * 576 * 3;
-        assert.deepEqual(withoutTime(sink.messages), [
-          received(2, 0, raw('sharedMemory@0')),
-          received(3, 9000, raw(`sharedMemory@${size}`)),
-          received(5, 27_000, raw(`sharedMemory@${3 * size}`)),
-        ]);
-      } finally {
-        peer.stop();
-      }
     });
   });
 

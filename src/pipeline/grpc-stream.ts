@@ -135,10 +135,26 @@ export class ExtensionStream {
     });
   }
 
-  /** Half-closes: the server answers what was sent, then ends the stream; resolves when it is over. */
+  /**
+   * Half-closes: the server answers what was sent, then ends the stream; resolves when it is over. A server that
+   * keeps the stream open past `ackTimeoutMs` has it cancelled, so that a pipeline always gets to exit.
+   */
   async end(): Promise<StreamFailure | undefined> {
-    if (!this.over) this.call.end();
-    return this.ended;
+    if (this.over) return this.ended;
+    this.call.end();
+    const timer = setTimeout(() => {
+      this.breakWith(
+        new StreamFailure(
+          status.DEADLINE_EXCEEDED,
+          `the stream was not ended within ${this.ackTimeoutMs} ms of our half-close`,
+        ),
+      );
+    }, this.ackTimeoutMs);
+    try {
+      return await this.ended;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Ends the stream now (the server sees CANCELLED); pending samples fail with `failure`. */

@@ -31,11 +31,15 @@ export function generatePythonContract(): { dir: string; remove(): void } {
 /** Starts test/python/grpc_server.py; resolves once it printed the port it listens on. */
 export function startPythonServer(
   gen: string,
-  holdFile?: string,
+  options: { holdFile?: string; tls?: { cert: string; key: string } } = {},
 ): Promise<{ port: number; output(): string; stop(): void }> {
-  const child = spawn(PYTHON, [pythonPeer('grpc_server.py'), gen, ...(holdFile === undefined ? [] : [holdFile])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = [
+    pythonPeer('grpc_server.py'),
+    gen,
+    ...(options.holdFile === undefined ? [] : ['--hold', options.holdFile]),
+    ...(options.tls === undefined ? [] : ['--tls', options.tls.cert, options.tls.key]),
+  ];
+  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => (output += d));

@@ -1,19 +1,25 @@
 """An independent extension server of the gRPC contract, for the pipeline runner to feed.
 
 Built only from the contract (code generated from proto/ by grpc_tools.protoc into GEN_DIR at test time).
-Usage: grpc_server.py GEN_DIR [HOLD_FILE]
-Prints "PORT <n>" once it listens on 127.0.0.1. Each sample is answered by one classification that reports what
+Usage: grpc_server.py GEN_DIR [--hold FILE] [--tls CERT KEY]
+Prints "PORT <n>" once it listens on 127.0.0.1 (with --tls: TLS with that certificate and key). Each sample is answered by one classification that reports what
 arrived (the descriptor's format, the transfer, whether the frame matches the format, the call's metadata), except
-every third sample, answered with no inferences (the gRPC form of HTTP 204). With HOLD_FILE, no sample is answered
+every third sample, answered with no inferences (the gRPC form of HTTP 204). With --hold, no sample is answered
 before that file exists (a slow extension). A contract violation ends the stream with INVALID_ARGUMENT.
 """
+import argparse
 import mmap
 import os
 import sys
 import time
 from concurrent import futures
 
-sys.path.insert(0, sys.argv[1])
+ARGS = argparse.ArgumentParser()
+ARGS.add_argument("gen")
+ARGS.add_argument("--hold")
+ARGS.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+args = ARGS.parse_args()
+sys.path.insert(0, args.gen)
 
 import grpc  # noqa: E402
 
@@ -22,7 +28,7 @@ import extension_pb2_grpc  # noqa: E402
 import inferencing_pb2  # noqa: E402
 import media_pb2  # noqa: E402
 
-HOLD_FILE = sys.argv[2] if len(sys.argv) > 2 else None
+HOLD_FILE = args.hold
 Format = media_pb2.VideoFrameSampleFormat
 
 
@@ -108,7 +114,11 @@ class Extension(extension_pb2_grpc.MediaGraphExtensionServicer):
 
 server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
 extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(Extension(), server)
-port = server.add_insecure_port("127.0.0.1:0")
+if args.tls is None:
+    port = server.add_insecure_port("127.0.0.1:0")
+else:
+    with open(args.tls[0], "rb") as cert, open(args.tls[1], "rb") as key:
+        port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key.read(), cert.read())]))
 server.start()
 print(f"PORT {port}", flush=True)
 server.wait_for_termination()
