@@ -162,6 +162,30 @@ describe('GrpcExtension nodes against a Python server written from the protos', 
     });
   });
 
+  test('a sample never acked within --request-timeout-ms breaks its stream: one ProtocolError, then a new stream', async () => {
+    const hold = releaseFile(); // never released: the peer acks nothing
+    const peer = await startPythonServer(contract.dir, { holdFile: decodeURIComponent(hold.path) });
+    try {
+      const { messages, counters } = await runInProcess(
+        vendorTopology(),
+        { rtspUrl: clip3, grpcExtensionAddress: `tcp://127.0.0.1:${peer.port}` },
+        { requestTimeoutMs: 200, retryAfterDefaultSecs: 0 },
+      );
+      assert.deepEqual([counters.sent, counters.answered, counters.errors, counters.published], [3, 0, 3, 3]);
+      // Each frame opened a new stream (the first sample of a stream is number 2).
+      assert.deepEqual(
+        withoutTime(messages).map((m) => (m as { body: unknown }).body),
+        Array.from({ length: 3 }, () => ({
+          protocol: 'grpc',
+          errorCode: 'DEADLINE_EXCEEDED',
+          errorMessage: 'sample 2 was not acked within 200 ms',
+        })),
+      );
+    } finally {
+      peer.stop();
+    }
+  });
+
   describe('TlsEndpoint, the peer with a certificate for extension.test', () => {
     let peer: Awaited<ReturnType<typeof startPythonServer>>;
     const ca = readFileSync(fixturePath('tls/ca.pem'), 'utf8');
