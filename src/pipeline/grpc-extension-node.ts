@@ -72,7 +72,13 @@ export class GrpcExtensionNode extends ExtensionNode {
       if (this.ring !== undefined) {
         offset = this.ring.allocate(image.body.length);
         if (offset === undefined) return this.noRoom(image);
-        this.ring.write(offset, image.body);
+        try {
+          this.ring.write(offset, image.body);
+        } catch (error) {
+          // tmpfs full (ENOSPC): the region holds nothing the extension will read.
+          this.ring.release(offset);
+          throw error;
+        }
       }
     } catch (error) {
       this.context.notice(`${this.spec.name}: ${String(error)}`);
