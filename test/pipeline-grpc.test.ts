@@ -257,6 +257,16 @@ describe('GrpcExtension nodes', () => {
       refused({ dataTransfer: { mode: 'pigeon' } }),
       'grpcExtension.dataTransfer.mode must be embedded or sharedMemory, not "pigeon"',
     );
+    assert.equal(
+      refused({
+        endpoint: {
+          '@type': '#Microsoft.VideoAnalyzer.TlsEndpoint',
+          url: 'tcp://ext:5001',
+          validationOptions: { ignoreSignature: 'true' },
+        },
+      }),
+      'grpcExtension.endpoint.validationOptions: ignoreSignature without ignoreHostname cannot be honoured over gRPC; trust the certificate with trustedCertificates instead',
+    );
     const plan = parseTopology(vendorTopology(), { rtspUrl: clip3 });
     assert.deepEqual(plan.extensions, [
       {
