@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** CPU and memory of a process and its children, read from /proc (Linux), for the benchmarks. */
@@ -63,4 +64,21 @@ export function resetPeak(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Waits until `url` answers below 500 (the server is up), or fails when the process exits or the time is up. */
+export async function waitUp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not come up in ${timeoutMs} ms`);
 }

@@ -73,7 +73,8 @@ export const ERRORS = {
   HX_ERR_PIPELINE_SOURCE: { status: 500, message: 'The video source failed' },
   HX_ERR_PIPELINE_EXTENSION: {
     status: 500,
-    message: 'The extension refused the pipeline for good (401 or 403): retrying cannot help',
+    message:
+      'The extension refused the pipeline for good (HTTP 401 or 403, gRPC UNAUTHENTICATED or PERMISSION_DENIED): retrying cannot help',
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -40,7 +40,7 @@ interface CreateOptions {
   ExposedPorts?: Record<string, object>;
   StopTimeout?: number;
   Labels?: Record<string, string>;
-  HostConfig: { PortBindings?: Record<string, Array<{ HostPort: string }>>; Binds: string[] };
+  HostConfig: { PortBindings?: Record<string, Array<{ HostPort: string }>>; Binds: string[]; IpcMode?: string };
 }
 interface RenderModule {
   render(template: unknown, vars: Record<string, string>, options?: { pipeline?: boolean }): Manifest;
@@ -103,11 +103,16 @@ describe('IoT Edge deployment manifest', () => {
     });
   });
 
-  test('httpextension: port published, certificate and secret folders bound read-only, stop timeout over the drain', () => {
+  test('httpextension: HTTP and gRPC ports published, certificate and secret folders bound read-only, stop timeout over the drain', () => {
     const options = createOptionsOf(extension);
     const port = options.Cmd[options.Cmd.indexOf('-p') + 1];
-    assert.deepEqual(options.ExposedPorts, { [`${port}/tcp`]: {} });
-    assert.deepEqual(options.HostConfig.PortBindings, { [`${port}/tcp`]: [{ HostPort: port }] });
+    const grpcPort = options.Cmd[options.Cmd.indexOf('--grpc-port') + 1];
+    assert.notEqual(port, grpcPort);
+    assert.deepEqual(options.ExposedPorts, { [`${port}/tcp`]: {}, [`${grpcPort}/tcp`]: {} });
+    assert.deepEqual(options.HostConfig.PortBindings, {
+      [`${port}/tcp`]: [{ HostPort: port }],
+      [`${grpcPort}/tcp`]: [{ HostPort: grpcPort }],
+    });
     assert.ok(options.HostConfig.Binds.some((b) => /^\/[^:]+:\/certs:ro$/.test(b)));
     assert.ok(options.HostConfig.Binds.every((b) => b.endsWith(':ro')));
     const drainSeconds = Number(envOf(extension).HX_SHUTDOWN_GRACE_MS) / 1000;
@@ -124,8 +129,13 @@ describe('IoT Edge deployment manifest', () => {
     );
     const result = await effectiveConfig(options.Cmd, env);
     assert.equal(result.code, 0, result.stderr);
-    const config = result.config as { port: number; auth: { schemes: string[]; users: Array<{ username: string }> } };
+    const config = result.config as {
+      port: number;
+      grpc: { port: number };
+      auth: { schemes: string[]; users: Array<{ username: string }> };
+    };
     assert.equal(String(config.port), options.Cmd[options.Cmd.indexOf('-p') + 1]);
+    assert.equal(String(config.grpc.port), options.Cmd[options.Cmd.indexOf('--grpc-port') + 1]);
     assert.deepEqual(config.auth.schemes, ['basic', 'digest']);
     assert.equal(config.auth.users[0]!.username, exampleVars.HTTPEXTENSION_USERNAME);
 
@@ -138,8 +148,14 @@ describe('IoT Edge deployment manifest', () => {
     assert.equal(tls.code, 0, tls.stderr);
   });
 
-  test('pipeline: starts after the extension and points its pipelines at http://httpextension:5001/score', async () => {
+  test('pipeline: starts after the extension, shares its IPC namespace, points its pipelines at its HTTP or gRPC port', async () => {
     const options = createOptionsOf(pipeline);
+    // Shared memory files a GrpcExtension node creates in /dev/shm must be the extension's /dev/shm too.
+    const ipc = [options.HostConfig.IpcMode, createOptionsOf(extension).HostConfig.IpcMode];
+    assert.ok(
+      (ipc[0] === 'host' && ipc[1] === 'host') || (ipc[0] === 'container:httpextension' && ipc[1] === 'shareable'),
+      `IpcMode ${ipc.join(' / ')}`,
+    );
     assert.ok(pipeline.startupOrder! > extension.startupOrder!);
     assert.equal(options.Cmd[0], 'pipeline');
     const list = options.Cmd[options.Cmd.indexOf('--live-pipelines') + 1]!;
@@ -152,18 +168,34 @@ describe('IoT Edge deployment manifest', () => {
     assert.ok(livePipelines.length >= 1);
     const extensionOptions = createOptionsOf(extension);
     const port = extensionOptions.Cmd[extensionOptions.Cmd.indexOf('-p') + 1];
+    const grpcPort = extensionOptions.Cmd[extensionOptions.Cmd.indexOf('--grpc-port') + 1];
     const served = await effectiveConfig(extensionOptions.Cmd, {});
     assert.equal(served.code, 0, served.stderr);
     const routes = (served.config as { routes: Array<{ path: string }> }).routes.map((r) => r.path);
+    const kinds = new Set<string>();
     for (const live of livePipelines) {
       const params = new Map(live.properties.parameters.map((p) => [p.name, p.value]));
       // The module name is the extension's host name on the IoT Edge network.
+      if (params.has('grpcExtensionAddress')) {
+        kinds.add('grpc');
+        assert.equal(params.get('grpcExtensionAddress'), `tcp://httpextension:${grpcPort}`);
+        const configuration = params.get('extensionConfiguration') ?? '';
+        assert.ok(
+          configuration === '' || routes.includes(configuration),
+          `${configuration} is a route the server serves`,
+        );
+        assert.equal(params.get('grpcExtensionUserName'), exampleVars.HTTPEXTENSION_USERNAME);
+        for (const name of ['rtspUrl', 'grpcExtensionPassword']) assert.ok(params.get(name), name);
+        continue;
+      }
+      kinds.add('http');
       const url = new URL(params.get('inferencingUrl')!);
       assert.equal(`${url.protocol}//${url.host}`, `http://httpextension:${port}`);
       assert.ok(routes.includes(url.pathname), `${url.pathname} is a route the server serves`);
       assert.equal(params.get('inferencingUserName'), exampleVars.HTTPEXTENSION_USERNAME);
       for (const name of ['rtspUrl', 'inferencingPassword']) assert.ok(params.get(name), name);
     }
+    assert.deepEqual([...kinds].sort(), ['grpc', 'http'], 'an example of each');
   });
 
   test('--no-pipeline leaves the extension alone; a missing variable is named and nothing is written', async () => {

@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { RAW_FORMAT_NAMES, rawFrameBytes } from '../src/contract/pixel-format.js';
 import type { StreamMessage } from '../src/protocol/grpc/session.js';
-import { fromProtoInference, PROTO_DIR, type ProtoInference } from '../src/schema/grpc-inference.js';
+import { fromProtoInference, type ProtoInference } from '../src/schema/grpc-inference.js';
 import type { Inference } from '../src/schema/inference.js';
 import { validateResponse } from '../src/schema/validate.js';
 import { descriptor, openStream } from './grpc-client.js';
 import { makePki } from './helpers/certs.js';
 import { fixture, get, post, releaseFile, until } from './helpers/http.js';
+import { generatePythonContract, PYTHON, pythonPeer } from './helpers/python-grpc.js';
 import { doubleUrl, startTestServer, type TestServer } from './helpers/server.js';
 
 const jpeg = fixture('frames/street100_416.jpg');
@@ -149,25 +147,17 @@ describe('gRPC extension front end', () => {
   });
 
   test('a Python peer generated from the protos streams JPEG embedded and BGR24 in shared memory', async () => {
-    const gen = mkdtempSync(join(tmpdir(), 'hx-grpc-py-'));
+    const contract = generatePythonContract();
+    const gen = contract.dir;
     try {
-      const protos = ['extension.proto', 'inferencing.proto', 'media.proto'];
-      execFileSync('/usr/bin/python3', [
-        '-m',
-        'grpc_tools.protoc',
-        `-I${PROTO_DIR}`,
-        `--python_out=${gen}`,
-        `--grpc_python_out=${gen}`,
-        ...protos.map((p) => join(PROTO_DIR, p)),
-      ]);
       const jpegFile = join(gen, 'frame.jpg');
       writeFileSync(jpegFile, jpeg);
-      const script = fileURLToPath(new URL('../../test/python/grpc_client.py', import.meta.url));
+      const script = pythonPeer('grpc_client.py');
       const out = await new Promise<string>((resolve, reject) => {
         // Asynchronous: the server runs on this process's event loop.
         import('node:child_process').then(({ execFile }) =>
           execFile(
-            '/usr/bin/python3',
+            PYTHON,
             [script, gen, String(server.grpcPort), jpegFile, shmName, String(WIDTH), String(HEIGHT), String(OFFSET)],
             (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
           ),
@@ -195,7 +185,7 @@ describe('gRPC extension front end', () => {
         await httpInferences(server, `/score?width=${WIDTH}&height=${HEIGHT}&format=bgr24`, bgr24(), 'image/x-raw'),
       );
     } finally {
-      rmSync(gen, { recursive: true, force: true });
+      contract.remove();
     }
   });
 

@@ -96,6 +96,14 @@ describe('httpextension pipeline --console', () => {
         (before) => document.getElementById('view-stage')?.getAttribute('data-frame') !== before,
         first,
       );
+      // The table follows the state feed (polled each second), the frames their own: wait for it to say running, with
+      // two answers counted.
+      await page.waitForFunction(() => {
+        const cells = document.querySelectorAll('#pipelines-body tr[data-pipeline="cam1"] td') as ArrayLike<{
+          textContent: string;
+        }>;
+        return cells[2]?.textContent === 'running' && Number(cells[4]?.textContent) >= 2;
+      });
       const row = await page.$$eval('#pipelines-body tr[data-pipeline="cam1"] td', (tds) =>
         tds.map((td) => td.textContent),
       );

@@ -154,7 +154,9 @@ export async function runPipelines(topologies: string[], flags: PipelineFlags): 
     log(
       `${pipeline.name}: ${plan.topologyName} from ${plan.source.kind} ${redact(plan.source.url)}: ${plan.nodes
         .filter((n) => n.type !== 'RtspSource')
-        .map((n) => (n.type === 'HttpExtension' ? `${n.name} (${n.extension.endpoint.url})` : n.name))
+        .map((n) =>
+          n.type === 'HttpExtension' || n.type === 'GrpcExtension' ? `${n.name} (${n.extension.endpoint.url})` : n.name,
+        )
         .join(', ')}`,
     );
   }
@@ -212,7 +214,7 @@ function redact(url: string): string {
 export function registerPipelineCommand(program: Command): void {
   program
     .command('pipeline')
-    .description('run pipeline topologies: decode a camera (RTSP) or a file and feed an HTTP extension')
+    .description('run pipeline topologies: decode a camera (RTSP) or a file and feed an HTTP or gRPC extension')
     .argument('[topology...]', 'topology JSON file(s) (AVA 1.x or LVA 1.0/2.0)')
     .option('--set <name=value>', 'topology parameter (repeatable), e.g. --set rtspUrl=rtsp://cam/stream', collect)
     .option('--name <name>', 'live pipeline name used in message subjects (default: the file name)')

@@ -3,63 +3,34 @@ import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { HxError } from '../errors.js';
 import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
-import type { MediaItem, NodeContext, RuntimeNode } from './graph.js';
-import { type EncodedImage, encodeFrame } from './image-encoder.js';
-import { protocolErrorMessage, unpadInferences } from './pipeline-message.js';
-import { PtsSampler } from './sampler.js';
+import { ExtensionNode, type ExtensionNodeOptions } from './extension-node.js';
+import type { MediaItem, NodeContext } from './graph.js';
+import type { EncodedImage } from './image-encoder.js';
 import type { HttpExtensionSpec } from './topology.js';
 import type { VideoFrame } from './video-source.js';
 
-export interface NodeCounters {
-  /** Frames that passed the sampling caps. */
-  sampled: number;
-  /** Sampled frames not sent: a request was in flight, or the node was backing off after a 503. */
-  dropped: number;
-  sent: number;
-  /** 200 and 204 answers. */
-  answered: number;
-  /** 4xx/5xx answers and network errors (each one a ProtocolError diagnostics event). */
-  errors: number;
-  /** Messages the pipeline published (every sink, diagnostics included). */
-  published: number;
-}
-
-export interface HttpExtensionNodeOptions {
-  /** Back-off after a 503 without Retry-After. */
-  retryAfterDefaultSecs: number;
-  requestTimeoutMs: number;
-  /** Live: never wait for an answer (busy = drop). Else wait for each answer before taking the next frame. */
-  live: boolean;
-}
+export type HttpExtensionNodeOptions = ExtensionNodeOptions;
 
 /** What the vendor's node sent as User-Agent (protocol.md); some extensions log or check it. */
 export const USER_AGENT = 'Azure Media Services';
 
 /**
- * The `HttpExtension` node: samples frames by PTS, scales and encodes them, POSTs them one at a time, and turns
- * answers into events downstream (200), nothing (204), back-off (503) or ProtocolError diagnostics (other errors).
- * Every frame goes on downstream, as the vendor's node passed them on (a sampled one with its answer attached when
- * the runner waits for answers).
+ * The `HttpExtension` node: POSTs frames one at a time, and turns answers into events downstream (200), nothing
+ * (204), back-off (503) or ProtocolError diagnostics (other errors). Sampling, encoding and the bound on frames in
+ * flight (one) are ExtensionNode's.
  */
-export class HttpExtensionNode implements RuntimeNode {
-  readonly counters: NodeCounters = { sampled: 0, dropped: 0, sent: 0, answered: 0, errors: 0, published: 0 };
-  private readonly samplers: PtsSampler[];
+export class HttpExtensionNode extends ExtensionNode {
   private readonly dispatcher: Agent;
-  private inFlight: Promise<void> | undefined;
-  private backoffUntil = 0;
   private digest: DigestSession | undefined;
   private readonly target: URL;
 
-  readonly name: string;
-
   constructor(
-    readonly spec: HttpExtensionSpec,
-    private readonly context: NodeContext,
-    private readonly emit: (item: MediaItem) => Promise<void>,
-    private readonly options: HttpExtensionNodeOptions,
+    override readonly spec: HttpExtensionSpec,
+    context: NodeContext,
+    emit: (item: MediaItem) => Promise<void>,
+    options: HttpExtensionNodeOptions,
   ) {
-    this.name = spec.name;
-    this.samplers = spec.maximumSamplesPerSecond.map((rate) => new PtsSampler(rate));
+    super(spec, context, emit, options, 1);
     this.target = new URL(spec.endpoint.url);
     const tls = spec.endpoint.tls;
     const tlsOptions = tls
@@ -76,84 +47,11 @@ export class HttpExtensionNode implements RuntimeNode {
     });
   }
 
-  async receive(item: MediaItem): Promise<void> {
-    if (item.kind !== 'frame') return;
-    if (this.spec.skipSamplesWithoutAnnotation && item.annotations.length === 0) {
-      await this.emit(item);
-      return;
-    }
-    if (this.options.live) {
-      this.offer(item.frame);
-      await this.emit(item);
-      return;
-    }
-    const inferences = await this.process(item.frame);
-    if (inferences === undefined) {
-      await this.emit(item);
-      return;
-    }
-    // `analysedBy` tells a tracker that this frame had an answer, even an empty one (a 204: nobody in sight).
-    await this.emit({
-      ...item,
-      annotations: [...item.annotations, ...inferences],
-      analysedBy: [...(item.analysedBy ?? []), this.name],
-    });
-  }
-
-  async end(): Promise<void> {
-    await this.close();
-  }
-
-  private sample(frame: VideoFrame): boolean {
-    for (const sampler of this.samplers) if (!sampler.accept(frame.pts90k)) return false;
-    this.counters.sampled++;
-    return true;
-  }
-
-  /** Live mode: never waits. A sampled frame that finds a request in flight (or a back-off) is dropped. */
-  offer(frame: VideoFrame): void {
-    if (!this.sample(frame)) return;
-    if (this.inFlight !== undefined || Date.now() < this.backoffUntil) {
-      this.counters.dropped++;
-      return;
-    }
-    this.inFlight = this.send(frame)
-      .then(() => {})
-      .finally(() => {
-        this.inFlight = undefined;
-      });
-  }
-
-  /**
-   * As-fast-as-possible mode: waits out a back-off and the answer, so no frame is dropped; returns the inferences
-   * ([] for a 204), undefined when the frame was not sampled or the request failed.
-   */
-  async process(frame: VideoFrame): Promise<unknown[] | undefined> {
-    if (!this.sample(frame)) return undefined;
-    const wait = this.backoffUntil - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return this.send(frame);
-  }
-
-  /** Resolves when no request is in flight. */
-  async idle(): Promise<void> {
-    await this.inFlight;
-  }
-
-  async close(): Promise<void> {
-    await this.idle();
+  protected async release(): Promise<void> {
     await this.dispatcher.close();
   }
 
-  private async send(frame: VideoFrame): Promise<unknown[] | undefined> {
-    let image: EncodedImage;
-    try {
-      image = await encodeFrame(frame.rgb, frame.width, frame.height, this.spec.scale, this.spec.format);
-    } catch (error) {
-      this.context.notice(`${this.spec.name}: cannot encode a frame: ${String(error)}`);
-      return undefined;
-    }
-    this.counters.sent++;
+  protected async send(frame: VideoFrame, image: EncodedImage): Promise<unknown[] | undefined> {
     try {
       let answer = await this.post(image);
       if (answer.status === 401 && this.answerChallenge(answer.headers['www-authenticate'])) {
@@ -161,18 +59,10 @@ export class HttpExtensionNode implements RuntimeNode {
       }
       return await this.handle(answer, frame, image);
     } catch (error) {
-      this.counters.errors++;
       const code = (error as { code?: unknown }).code;
       const message = error instanceof Error ? error.message : String(error);
       this.context.notice(`${this.spec.name}: ${this.target.href}: ${message}`);
-      await this.context.publish(
-        protocolErrorMessage(
-          this.context.naming,
-          this.spec.name,
-          typeof code === 'string' ? code : 'NetworkError',
-          message,
-        ),
-      );
+      await this.protocolError('http', typeof code === 'string' ? code : 'NetworkError', message);
       return undefined;
     }
   }
@@ -239,8 +129,7 @@ export class HttpExtensionNode implements RuntimeNode {
     const { status } = answer;
     if (status === 204) {
       this.counters.answered++;
-      this.context.answered(this.spec.name, frame, undefined);
-      return [];
+      return this.nothingFound(frame);
     }
     if (status >= 200 && status < 300) {
       this.counters.answered++;
@@ -257,8 +146,7 @@ export class HttpExtensionNode implements RuntimeNode {
         // inference schema forwarded rather than wrapped.
         body = { ...(parsed as Record<string, unknown>) };
         if (Array.isArray(body.inferences)) {
-          inferences = body.inferences;
-          if (this.spec.scale?.mode === 'pad') inferences = unpadInferences(inferences, image.placement);
+          inferences = this.unpad(body.inferences, image);
           body.inferences = inferences;
         }
       } else {
@@ -274,11 +162,9 @@ export class HttpExtensionNode implements RuntimeNode {
         ];
         body = { inferences };
       }
-      this.context.answered(this.spec.name, frame, body);
-      await this.emit({ kind: 'event', event: { node: this.spec.name, pts90k: frame.pts90k, body } });
+      await this.answer(frame, body);
       return inferences;
     }
-    this.counters.errors++;
     if (status !== 503) {
       // Echoed like network errors: an operator watching stderr sees why nothing is published.
       this.context.notice(`${this.spec.name}: ${this.target.href}: HTTP ${status}: ${answer.text.slice(0, 200)}`);
@@ -288,7 +174,7 @@ export class HttpExtensionNode implements RuntimeNode {
       this.backoffUntil = Date.now() + seconds * 1000;
       this.context.notice(`${this.spec.name}: 503, backing off for ${seconds} s`);
     }
-    await this.context.publish(protocolErrorMessage(this.context.naming, this.spec.name, String(status), answer.text));
+    await this.protocolError('http', String(status), answer.text);
     if (status === 401 || status === 403) {
       // Credentials the extension refuses stay refused: end the pipeline instead of failing every frame for ever.
       this.context.fail(

@@ -125,15 +125,19 @@ export function nodeEvent(
   };
 }
 
-/** A diagnostics event like the vendor's `ProtocolError`: the extension's answer body is the message. */
+/**
+ * A diagnostics event like the vendor's `ProtocolError`: the extension's answer body (HTTP) or the stream's status
+ * details (gRPC) is the message.
+ */
 export function protocolErrorMessage(
   naming: MessageNaming,
   node: string,
   errorCode: string,
   errorMessage: string,
+  protocol: 'http' | 'grpc' = 'http',
 ): PipelineMessage {
   return nodeEvent(naming, 'Diagnostics', 'ProtocolError', node, 'processors', {
-    protocol: 'http',
+    protocol,
     errorCode,
     errorMessage,
   });

@@ -1,6 +1,8 @@
 import { isAbsolute, join } from 'node:path';
+import type { ExtensionNode, NodeCounters } from './extension-node.js';
 import { type MediaItem, type NodeContext, type RuntimeNode, Wiring } from './graph.js';
-import { HttpExtensionNode, type NodeCounters } from './http-extension-node.js';
+import { GrpcExtensionNode } from './grpc-extension-node.js';
+import { HttpExtensionNode } from './http-extension-node.js';
 import type { MessageSink } from './message-sink.js';
 import { FileSinkNode } from './nodes/file-sink.js';
 import { FrameRateFilterNode } from './nodes/frame-rate-filter.js';
@@ -71,7 +73,7 @@ export function frameWidthFor(plan: PipelinePlan): number | undefined {
     if (seen.has(node.name)) continue;
     seen.add(node.name);
     if (node.type === 'MotionDetectionProcessor') width = Math.max(width, MOTION_FRAME_WIDTH);
-    else if (node.type === 'HttpExtension') {
+    else if (node.type === 'HttpExtension' || node.type === 'GrpcExtension') {
       const scale = node.extension.scale;
       if (scale?.width === undefined || scale.mode === 'stretch') return undefined;
       width = Math.max(width, scale.width);
@@ -96,7 +98,7 @@ function sourceOutputs(plan: PipelinePlan): SourceOutputs {
 export class PipelineRunner {
   readonly source: VideoSource;
   readonly nodes: RuntimeNode[] = [];
-  readonly extensions: HttpExtensionNode[] = [];
+  readonly extensions: ExtensionNode[] = [];
   private readonly hubSources: HubMessageSourceNode[] = [];
   private readonly fileSinks: FileSinkNode[] = [];
   private readonly videoSinks: VideoSinkNode[] = [];
@@ -173,7 +175,7 @@ export class PipelineRunner {
       for (const input of spec.inputs) wiring.connect(input.nodeName, byName.get(spec.name)!, input.selectors);
     }
     for (const spec of plan.nodes) {
-      if (spec.type === 'HttpExtension' && !wiring.feeds(spec.name, 'application')) {
+      if ((spec.type === 'HttpExtension' || spec.type === 'GrpcExtension') && !wiring.feeds(spec.name, 'application')) {
         notice(`node "${spec.name}" feeds no sink: its results are not published`);
       }
     }
@@ -203,12 +205,17 @@ export class PipelineRunner {
         this.hubSources.push(node);
         return node;
       }
-      case 'HttpExtension': {
-        const node = new HttpExtensionNode(spec.extension, context, emit, {
+      case 'HttpExtension':
+      case 'GrpcExtension': {
+        const nodeOptions = {
           retryAfterDefaultSecs: options.retryAfterDefaultSecs,
           requestTimeoutMs: options.requestTimeoutMs,
           live: this.live,
-        });
+        };
+        const node =
+          spec.type === 'HttpExtension'
+            ? new HttpExtensionNode(spec.extension, context, emit, nodeOptions)
+            : new GrpcExtensionNode(spec.extension, context, emit, nodeOptions);
         this.extensions.push(node);
         return node;
       }

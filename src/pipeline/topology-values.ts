@@ -12,6 +12,15 @@ export interface RawNode {
   [key: string]: unknown;
 }
 
+/** `#Microsoft.VideoAnalyzer.HttpExtension` and `#Microsoft.Media.MediaGraphHttpExtension` -> `HttpExtension`. */
+export function shortType(type: unknown): string {
+  if (typeof type !== 'string') return '';
+  let t = type.replace(/^#?Microsoft\.VideoAnalyzer\./, '').replace(/^#?Microsoft\.Media\.MediaGraph/, '');
+  if (t === 'IoTHubMessageSink') t = 'IotHubMessageSink'; // LVA's capital T
+  if (t === 'IoTHubMessageSource') t = 'IotHubMessageSource';
+  return t;
+}
+
 export function fail(message: string): never {
   throw new HxError('HX_ERR_PIPELINE_TOPOLOGY', message);
 }

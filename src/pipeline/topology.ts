@@ -1,5 +1,11 @@
-import { isRawFormat, type RawFormat } from '../contract/pixel-format.js';
 import { HxError } from '../errors.js';
+import {
+  type GrpcExtensionSpec,
+  type HttpExtensionSpec,
+  parseEndpoint,
+  parseGrpcExtension,
+  parseHttpExtension,
+} from './extension-spec.js';
 import {
   checkSystemVariables,
   type FileSinkSpec,
@@ -17,30 +23,27 @@ import {
   type VideoSinkSpec,
 } from './node-specs.js';
 import { type ParameterDeclaration, substituteParameters } from './parameters.js';
-import { bool, fail, num, type RawNode, str } from './topology-values.js';
+import { fail, num, type RawNode, shortType, str } from './topology-values.js';
+
+export type {
+  Credentials,
+  EndpointSpec,
+  ExtensionSpec,
+  GrpcExtensionSpec,
+  HttpExtensionSpec,
+  ImageFormatSpec,
+  ScaleMode,
+  ScaleSpec,
+} from './extension-spec.js';
+export { shortType } from './topology-values.js';
 
 /**
- * Topology files as the vendor wrote them, in both spellings: AVA 1.x (`#Microsoft.VideoAnalyzer.HttpExtension`)
- * and LVA 1.0 / 2.0 (`#Microsoft.Media.MediaGraphHttpExtension`). `parseTopology` resolves `${parameters}`, reads
+ * Topology files as the vendor wrote them, in both spellings: AVA 1.x (`#Microsoft.VideoAnalyzer.HttpExtension`,
+ * `...GrpcExtension`) and LVA 1.0 / 2.0 (`#Microsoft.Media.MediaGraphHttpExtension`, `...MediaGraphGrpcExtension`). `parseTopology` resolves `${parameters}`, reads
  * every node's properties and checks the graph its `inputs` draw (no dangling input, no cycle, each edge carrying
  * something its target consumes, the vendor's wiring rules), and returns the nodes in topological order. A node type
  * the runner does not run is refused by name, all at once, before anything starts.
  */
-
-export interface Credentials {
-  kind: 'usernamePassword' | 'httpHeader';
-  username?: string;
-  password?: string;
-  headerName?: string;
-  headerValue?: string;
-}
-
-export interface EndpointSpec {
-  url: string;
-  credentials?: Credentials;
-  /** Present for TlsEndpoint. */
-  tls?: { trustedCertificates: string[]; ignoreHostname: boolean; ignoreSignature: boolean };
-}
 
 export interface SourceSpec {
   name: string;
@@ -52,20 +55,6 @@ export interface SourceSpec {
   password?: string;
 }
 
-export type ScaleMode = 'pad' | 'preserveAspectRatio' | 'stretch';
-
-export interface ScaleSpec {
-  mode: ScaleMode;
-  width?: number;
-  height?: number;
-}
-
-export type ImageFormatSpec =
-  | { kind: 'jpeg'; quality: number }
-  | { kind: 'png' }
-  | { kind: 'bmp' }
-  | { kind: 'raw'; pixelFormat: RawFormat };
-
 /** `outputSelectors`: the vendor's only selectable property is `mediaType`. */
 export interface OutputSelector {
   operator: 'is' | 'isNot';
@@ -75,18 +64,6 @@ export interface OutputSelector {
 export interface InputSpec {
   nodeName: string;
   selectors: OutputSelector[];
-}
-
-export interface HttpExtensionSpec {
-  name: string;
-  endpoint: EndpointSpec;
-  /** Absent: frames are sent at their native size. */
-  scale?: ScaleSpec;
-  format: ImageFormatSpec;
-  /** Cap on samples per second, by presentation time (`samplingOptions.maximumSamplesPerSecond`). */
-  maximumSamplesPerSecond: number[];
-  /** `samplingOptions.skipSamplesWithoutAnnotation`: send only frames an upstream node annotated (e.g. motion). */
-  skipSamplesWithoutAnnotation?: boolean;
 }
 
 export interface SinkSpec {
@@ -105,6 +82,7 @@ export type NodeSpec =
   | (NodeBase & { type: 'RtspSource'; source: SourceSpec })
   | (NodeBase & { type: 'IotHubMessageSource'; hubSource: HubSourceSpec })
   | (NodeBase & { type: 'HttpExtension'; extension: HttpExtensionSpec })
+  | (NodeBase & { type: 'GrpcExtension'; extension: GrpcExtensionSpec })
   | (NodeBase & { type: 'FrameRateFilterProcessor'; maximumFps: number })
   | (NodeBase & { type: 'MotionDetectionProcessor'; motion: MotionSpec })
   | (NodeBase & { type: 'SignalGateProcessor'; gate: GateSpec })
@@ -120,6 +98,7 @@ export const SUPPORTED_TYPES: readonly NodeType[] = [
   'RtspSource',
   'IotHubMessageSource',
   'HttpExtension',
+  'GrpcExtension',
   'FrameRateFilterProcessor',
   'MotionDetectionProcessor',
   'SignalGateProcessor',
@@ -133,15 +112,6 @@ export const SUPPORTED_TYPES: readonly NodeType[] = [
 
 /** Vendor node types that need the vendor's cloud: refused with that reason rather than "not supported yet". */
 const CLOUD_ONLY = /^CognitiveServicesVisionProcessor$|SpatialAnalysis/;
-
-/** `#Microsoft.VideoAnalyzer.HttpExtension` and `#Microsoft.Media.MediaGraphHttpExtension` -> `HttpExtension`. */
-export function shortType(type: unknown): string {
-  if (typeof type !== 'string') return '';
-  let t = type.replace(/^#?Microsoft\.VideoAnalyzer\./, '').replace(/^#?Microsoft\.Media\.MediaGraph/, '');
-  if (t === 'IoTHubMessageSink') t = 'IotHubMessageSink'; // LVA's capital T
-  if (t === 'IoTHubMessageSource') t = 'IotHubMessageSource';
-  return t;
-}
 
 function parseInputs(node: RawNode): InputSpec[] {
   if (node.inputs === undefined) return [];
@@ -178,57 +148,9 @@ export interface PipelinePlan {
   nodes: NodeSpec[];
   /** The video source (the vendor allowed at most one RtspSource; the runner needs exactly one). */
   source: SourceSpec;
-  /** Views on `nodes`: the HttpExtension nodes and the IotHubMessageSinks. */
-  extensions: HttpExtensionSpec[];
+  /** Views on `nodes`: the extension nodes (HTTP and gRPC) and the IotHubMessageSinks. */
+  extensions: (HttpExtensionSpec | GrpcExtensionSpec)[];
   sinks: SinkSpec[];
-}
-
-function parseCredentials(raw: unknown, where: string): Credentials | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  const node = raw as RawNode;
-  const type = shortType(node['@type']);
-  if (type === 'UsernamePasswordCredentials') {
-    return {
-      kind: 'usernamePassword',
-      username: str(node.username, `${where}.username`),
-      password: typeof node.password === 'string' ? node.password : '',
-    };
-  }
-  if (type === 'HttpHeaderCredentials') {
-    return {
-      kind: 'httpHeader',
-      headerName: str(node.headerName, `${where}.headerName`),
-      headerValue: str(node.headerValue, `${where}.headerValue`),
-    };
-  }
-  throw new HxError(
-    'HX_ERR_PIPELINE_UNSUPPORTED',
-    `${where}: credentials of type ${String(node['@type'])} are not supported (use UsernamePasswordCredentials or HttpHeaderCredentials)`,
-  );
-}
-
-function parseEndpoint(raw: unknown, where: string): EndpointSpec {
-  const node = (raw ?? {}) as RawNode;
-  const type = shortType(node['@type']);
-  const url = str(node.url, `${where}.url`);
-  const credentials = parseCredentials(node.credentials, `${where}.credentials`);
-  const endpoint: EndpointSpec = { url, ...(credentials ? { credentials } : {}) };
-  if (type === 'TlsEndpoint') {
-    const certs = (node.trustedCertificates ?? {}) as RawNode;
-    const validation = (node.validationOptions ?? {}) as RawNode;
-    const list = certs.certificates;
-    endpoint.tls = {
-      trustedCertificates: Array.isArray(list) ? list.map((c, i) => str(c, `${where}.trustedCertificates[${i}]`)) : [],
-      ignoreHostname: bool(validation.ignoreHostname),
-      ignoreSignature: bool(validation.ignoreSignature),
-    };
-  } else if (type !== 'UnsecuredEndpoint') {
-    throw new HxError(
-      'HX_ERR_PIPELINE_UNSUPPORTED',
-      `${where}: endpoint type ${String(node['@type'])} is not supported (use UnsecuredEndpoint or TlsEndpoint)`,
-    );
-  }
-  return endpoint;
 }
 
 function parseSource(node: RawNode): SourceSpec {
@@ -249,67 +171,6 @@ function parseSource(node: RawNode): SourceSpec {
   return source;
 }
 
-function parseScale(raw: unknown, where: string): ScaleSpec | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  const node = raw as RawNode;
-  const width =
-    node.width === undefined || node.width === ''
-      ? undefined
-      : num(node.width, `${where}.width`, { integer: true, min: 1, max: 16384 });
-  const height =
-    node.height === undefined || node.height === ''
-      ? undefined
-      : num(node.height, `${where}.height`, { integer: true, min: 1, max: 16384 });
-  if (width === undefined && height === undefined) return undefined;
-  const modeText = typeof node.mode === 'string' ? node.mode.toLowerCase() : 'pad';
-  const modes: Record<string, ScaleMode> = {
-    pad: 'pad',
-    preserveaspectratio: 'preserveAspectRatio',
-    stretch: 'stretch',
-  };
-  const mode = modes[modeText];
-  if (mode === undefined) fail(`${where}.mode must be pad, preserveAspectRatio or stretch, not ${String(node.mode)}`);
-  if (mode === 'pad' && (width === undefined || height === undefined)) {
-    fail(`${where}: pad needs both width and height`);
-  }
-  return { mode, ...(width === undefined ? {} : { width }), ...(height === undefined ? {} : { height }) };
-}
-
-function parseFormat(raw: unknown, where: string): ImageFormatSpec {
-  if (raw === undefined || raw === null) return { kind: 'bmp' }; // what the vendor sent when none was given
-  const node = raw as RawNode;
-  const type = shortType(node['@type']);
-  const quality = (): number =>
-    node.quality === undefined ? 90 : num(node.quality, `${where}.quality`, { integer: true, min: 0, max: 100 });
-  switch (type) {
-    case 'ImageFormatJpeg':
-      return { kind: 'jpeg', quality: quality() };
-    case 'ImageFormatPng':
-      return { kind: 'png' };
-    case 'ImageFormatBmp':
-      return { kind: 'bmp' };
-    case 'ImageFormatRaw': {
-      const pixelFormat = String(node.pixelFormat ?? '').toLowerCase();
-      if (!isRawFormat(pixelFormat))
-        fail(`${where}.pixelFormat ${String(node.pixelFormat)} is not one of the 11 raw formats`);
-      return { kind: 'raw', pixelFormat };
-    }
-    case 'ImageFormatEncoded': {
-      // LVA 1.0: one type with an `encoding` field.
-      const encoding = String(node.encoding ?? 'jpeg').toLowerCase();
-      if (encoding === 'jpeg' || encoding === 'jpg') return { kind: 'jpeg', quality: quality() };
-      if (encoding === 'png') return { kind: 'png' };
-      if (encoding === 'bmp') return { kind: 'bmp' };
-      return fail(`${where}.encoding must be jpeg, png or bmp, not ${encoding}`);
-    }
-    default:
-      throw new HxError(
-        'HX_ERR_PIPELINE_UNSUPPORTED',
-        `${where}: image format ${String(node['@type'])} is not supported`,
-      );
-  }
-}
-
 interface TopologyFile {
   '@apiVersion'?: unknown;
   name?: unknown;
@@ -328,6 +189,7 @@ const STREAMS: Record<NodeType, { emits: MediaType[]; consumes: MediaType[] }> =
   RtspSource: { emits: ['video'], consumes: [] },
   IotHubMessageSource: { emits: ['application'], consumes: [] },
   HttpExtension: { emits: ['video', 'application'], consumes: ['video'] },
+  GrpcExtension: { emits: ['video', 'application'], consumes: ['video'] },
   FrameRateFilterProcessor: { emits: ['video'], consumes: ['video'] },
   MotionDetectionProcessor: { emits: ['video', 'application'], consumes: ['video'] },
   SignalGateProcessor: { emits: ['video', 'application'], consumes: ['video', 'application'] },
@@ -357,7 +219,9 @@ function parseNode(node: RawNode, type: NodeType, name: string, inputs: InputSpe
         hubSource: { name, hubInputName: typeof node.hubInputName === 'string' ? node.hubInputName : name },
       };
     case 'HttpExtension':
-      return { type, name, inputs, extension: parseExtension(node, name) };
+      return { type, name, inputs, extension: parseHttpExtension(node, name) };
+    case 'GrpcExtension':
+      return { type, name, inputs, extension: parseGrpcExtension(node, name) };
     case 'FrameRateFilterProcessor':
       return { type, name, inputs, maximumFps: num(node.maximumFps, `${name}.maximumFps`, { min: 0.001, max: 1000 }) };
     case 'MotionDetectionProcessor':
@@ -385,34 +249,6 @@ function parseNode(node: RawNode, type: NodeType, name: string, inputs: InputSpe
     case 'AssetSink':
       return { type, name, inputs, video: parseVideoSink(node, name, type === 'AssetSink') };
   }
-}
-
-function parseExtension(node: RawNode, name: string): HttpExtensionSpec {
-  const sampling = (node.samplingOptions ?? {}) as RawNode;
-  const caps: number[] = [];
-  if (sampling.maximumSamplesPerSecond !== undefined) {
-    caps.push(
-      num(sampling.maximumSamplesPerSecond, `${name}.samplingOptions.maximumSamplesPerSecond`, {
-        min: 0.001,
-        max: 1000,
-      }),
-    );
-  }
-  const endpoint = parseEndpoint(node.endpoint, `${name}.endpoint`);
-  if (!/^https?:\/\/[^/]/i.test(endpoint.url)) {
-    // Checked here: a URL without a scheme would otherwise fail on every frame, for ever.
-    fail(`${name}.endpoint.url must be an http:// or https:// URL, not ${endpoint.url}`);
-  }
-  const image = (node.image ?? {}) as RawNode;
-  const scale = parseScale(image.scale, `${name}.image.scale`);
-  return {
-    name,
-    endpoint,
-    ...(scale ? { scale } : {}),
-    format: parseFormat(image.format, `${name}.image.format`),
-    maximumSamplesPerSecond: caps,
-    ...(bool(sampling.skipSamplesWithoutAnnotation) ? { skipSamplesWithoutAnnotation: true } : {}),
-  };
 }
 
 /** Upstream before downstream; a cycle is reported with its path. */
@@ -563,7 +399,7 @@ export function parseTopology(json: unknown, values: Readonly<Record<string, str
     apiVersion: typeof file['@apiVersion'] === 'string' ? file['@apiVersion'] : '',
     nodes,
     source: source.source,
-    extensions: nodes.flatMap((n) => (n.type === 'HttpExtension' ? [n.extension] : [])),
+    extensions: nodes.flatMap((n) => (n.type === 'HttpExtension' || n.type === 'GrpcExtension' ? [n.extension] : [])),
     sinks: nodes.flatMap((n) => (n.type === 'IotHubMessageSink' ? [n.sink] : [])),
   };
 }

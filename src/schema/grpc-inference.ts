@@ -55,6 +55,34 @@ export interface ProtoInference {
   extensions?: Record<string, string>;
 }
 
+/** `MediaStreamMessage` as proto-loader gives it with GRPC_LOADER_OPTIONS (camelCase, oneof names in `payload`). */
+export interface StreamMessage {
+  sequenceNumber?: number;
+  ackSequenceNumber?: number;
+  payload?: 'mediaStreamDescriptor' | 'mediaSample';
+  mediaStreamDescriptor?: {
+    graphIdentifier?: { mediaServicesArmId?: string; graphInstanceName?: string; graphNodeName?: string };
+    extensionIdentifier?: string;
+    extensionConfiguration?: string;
+    mediaDescriptor?: {
+      timescale?: number;
+      videoFrameSampleFormat?: {
+        encoding?: 'BMP' | 'JPG' | 'PNG' | 'RAW';
+        pixelFormat?: string;
+        dimensions?: { width?: number; height?: number };
+        strideBytes?: number;
+      };
+    };
+    sharedMemoryBufferTransferProperties?: { handleName?: string; lengthBytes?: number };
+  };
+  mediaSample?: {
+    timestamp?: number;
+    contentBytes?: { bytes?: Uint8Array };
+    contentReference?: { addressOffset?: number; lengthBytes?: number };
+    inferences?: ProtoInference[];
+  };
+}
+
 /**
  * Ours to the proto's. The one loss: an event's `box` has no field in the contract (its Event is a name and
  * properties), so it is not sent.

@@ -235,11 +235,11 @@ export class CollectingSink implements MessageSink {
 export async function runInProcess(
   topology: object,
   values: Record<string, string>,
-  options: Partial<RunnerOptions> = {},
+  { name = 'test', ...options }: Partial<RunnerOptions> & { name?: string } = {},
 ): Promise<{ messages: PipelineMessage[]; counters: RunnerCounters; notices: string[]; origin90k: number }> {
   const sink = new CollectingSink();
   const notices: string[] = [];
-  const runner = new PipelineRunner(parseTopology(topology, values), 'test', sink, {
+  const runner = new PipelineRunner(parseTopology(topology, values), name, sink, {
     realtime: false,
     retryAfterDefaultSecs: 1,
     requestTimeoutMs: 10_000,

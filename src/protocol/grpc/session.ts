@@ -6,35 +6,11 @@ import type { Config } from '../../config/defaults.js';
 import { HxError, isHxError } from '../../errors.js';
 import type { InferenceEngine, InferRequest } from '../../inference/engine.js';
 import type { Metrics } from '../../observability/metrics.js';
-import { type ProtoInference, toProtoInference } from '../../schema/grpc-inference.js';
+import { type ProtoInference, type StreamMessage, toProtoInference } from '../../schema/grpc-inference.js';
 import type { Inference } from '../../schema/inference.js';
 import type { Authenticator } from '../auth/authenticator.js';
 
-/** MediaStreamMessage as proto-loader gives it with GRPC_LOADER_OPTIONS (camelCase, oneof names in `payload`). */
-export interface StreamMessage {
-  sequenceNumber?: number;
-  ackSequenceNumber?: number;
-  payload?: 'mediaStreamDescriptor' | 'mediaSample';
-  mediaStreamDescriptor?: {
-    extensionConfiguration?: string;
-    mediaDescriptor?: {
-      timescale?: number;
-      videoFrameSampleFormat?: {
-        encoding?: 'BMP' | 'JPG' | 'PNG' | 'RAW';
-        pixelFormat?: string;
-        dimensions?: { width?: number; height?: number };
-        strideBytes?: number;
-      };
-    };
-    sharedMemoryBufferTransferProperties?: { handleName?: string; lengthBytes?: number };
-  };
-  mediaSample?: {
-    timestamp?: number;
-    contentBytes?: { bytes?: Uint8Array };
-    contentReference?: { addressOffset?: number; lengthBytes?: number };
-    inferences?: ProtoInference[];
-  };
-}
+export type { StreamMessage } from '../../schema/grpc-inference.js';
 
 export type Call = ServerDuplexStream<StreamMessage, StreamMessage>;
 
