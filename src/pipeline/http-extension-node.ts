@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import { DigestSession, parseChallenges, pickDigest } from '../client/digest-auth.js';
 import { HxError } from '../errors.js';
-import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
 import type { MediaItem, NodeContext, RuntimeNode } from './graph.js';
 import { type EncodedImage, encodeFrame } from './image-encoder.js';
 import { protocolErrorMessage, unpadInferences } from './pipeline-message.js';
