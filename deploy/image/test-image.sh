@@ -16,9 +16,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+VERSION=$(node -p "require('./package.json').version")
 IMAGE=${IMAGE:-localhost/httpextension:ci}
+# The release tag a user pulls: the package's version.
+RELEASE=localhost/httpextension:$VERSION
 BASE=${BASE:-localhost/hx-node:24-bookworm-slim}
-PORT=${PORT:-15001}
+# The README's own command maps 5001 (the container contract); CI runs this before the test suite, so it is free.
+PORT=${PORT:-5001}
 NAME=hx-image-test-$$
 RUN_FLAGS=(--runtime runc --network host --ulimit nofile=8192:8192 --ulimit nproc=4096:4096)
 # podman schedules HEALTHCHECKs with systemd timers, which this machine lacks: it says so on stderr at each start
@@ -70,10 +74,14 @@ secret_args+=(--secret "id=npmrc,src=$SECRETS/npmrc")
 
 t0=$SECONDS
 buildah bud --isolation chroot --format docker --layers --quiet \
-  --build-arg "BASE_IMAGE=$BASE" "${secret_args[@]}" -t "$IMAGE" . >/dev/null
+  --build-arg "BASE_IMAGE=$BASE" --build-arg "VERSION=$VERSION" "${secret_args[@]}" -t "$IMAGE" -t "$RELEASE" . >/dev/null
 echo "image: built $IMAGE in $((SECONDS - t0)) s"
 
 inspect() { podman image inspect --format "$1" "$IMAGE"; }
+label() { inspect "{{index .Labels \"org.opencontainers.image.$1\"}}"; }
+check "tagged with the package version ($RELEASE)" podman image exists "$RELEASE"
+check "OCI labels: version $VERSION, source, licence MIT" \
+  test "$(label version)|$(label licenses)" = "$VERSION|MIT" -a -n "$(label source)"
 check 'runs as a numeric non-root user' test "$(inspect '{{.Config.User}}')" = '1000:1000'
 # The Dockerfile's own ENTRYPOINT line; its shape (node, the heap flags of src/cli/heap-flags.ts, the built CLI) is
 # checked by test/deploy-image.test.ts.
@@ -100,10 +108,11 @@ check 'the libjpeg-turbo binding loads where the server looks for it and decodes
     if (out === null || out.width * out.height * out.channels !== out.data.length || out.width < 1)
       throw new Error("bad decode");' <test/fixtures/frames/baboon_416.jpg
 
-# As the README says a user runs it: the image name, then the CLI's own flags.
-quiet podman run -d --name "$NAME" "${RUN_FLAGS[@]}" "$IMAGE" -p "$PORT" --workers 1 >/dev/null
+# As the README says a user runs it: `docker run -d -p 5001:5001 --name httpextension IMAGE -p 5001` (here with the
+# sandbox's runtime flags, its host network making -p moot, and a unique name), then the README's curl.
+quiet podman run -d -p "$PORT:$PORT" --name "$NAME" "${RUN_FLAGS[@]}" "$RELEASE" -p "$PORT" >/dev/null
 ready=0
-for _ in $(seq 1 150); do
+for _ in $(seq 1 600); do
   if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health/ready")" = 200 ]; then
     ready=1
     break
@@ -116,6 +125,8 @@ body=$(curl -s -w '\n%{http_code}' -H 'Content-Type: image/jpeg' --data-binary @
 check 'POST /score with a JPEG frame: 200 and an inference' \
   grep -q '"inferences":\[{"type":"classification"' <<<"$body"
 check 'POST /score answered 200' test "$(tail -n1 <<<"$body")" = 200
+check "GET /health/live states the version $VERSION" \
+  grep -q "\"version\":\"$VERSION\"" <(curl -s "http://127.0.0.1:$PORT/health/live")
 check 'HEALTHCHECK passes (port read from PID 1 flags, not the default)' podman healthcheck run "$NAME"
 check 'the server process is uid 1000' test "$(podman exec "$NAME" sh -c 'stat -c %u /proc/1')" = 1000
 

@@ -5,6 +5,7 @@ import { effectiveProcesses } from '../config/defaults.js';
 import { loadConfig, redactConfig } from '../config/load.js';
 import { isHxError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { withAvailableDefaults } from './available-routes.js';
 import { type ChildMessage, supervise } from './cluster.js';
 import { addConfigOptions, flagsToLayer } from './config-flags.js';
 import { registerPipelineCommand } from './pipeline-command.js';
@@ -20,8 +21,13 @@ function withServerOptions(command: Command): Command {
 
 type ServerFlags = Record<string, unknown> & { config?: string };
 
+const warn = (line: string): void => {
+  // In a supervised group every process would say it: the supervisor alone does.
+  if (cluster.isPrimary) process.stderr.write(`${line}\n`);
+};
+
 async function serve(flags: ServerFlags): Promise<void> {
-  const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+  const config = withAvailableDefaults(loadConfig({ file: flags.config, flags: flagsToLayer(flags) }), warn);
   const processes = effectiveProcesses(config);
   if (processes > 1 && cluster.isPrimary) {
     await supervise(config, processes);
@@ -89,7 +95,7 @@ withServerOptions(
       'check the configuration as serve does (processors and models loaded once), print it (secrets redacted) and exit',
     ),
 ).action(async (flags: ServerFlags) => {
-  const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+  const config = withAvailableDefaults(loadConfig({ file: flags.config, flags: flagsToLayer(flags) }), warn);
   const { checkProcessors } = await import('./serve.js');
   await checkProcessors(config, flags.config ?? process.env.HX_CONFIG);
   process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
