@@ -116,6 +116,13 @@ describe('migrating from the YOLOv3 / Tiny YOLOv3 ONNX samples, the OpenVINO ext
       const { l, t, w, h } = e.entity.box;
       assert.ok(l >= 0 && t >= 0 && l + w <= 1 && t + h <= 1, JSON.stringify(e.entity.box));
     }
+    // ?confidence= applies without ?object= too (the samples applied it only with one).
+    const confident = await post(`${server.url}/score?confidence=0.6`, body, pipelineHeaders());
+    const all = await post(`${server.url}/score`, body, pipelineHeaders());
+    const count = (a: typeof all) => (a.json as { inferences: Entity[] }).inferences.length;
+    const scores = (all.json as { inferences: Entity[] }).inferences.map((e) => e.entity.tag.confidence);
+    assert.equal(count(confident), scores.filter((c) => c >= 0.6).length);
+    assert.ok(count(confident) < count(all), 'some detections are under 0.6');
   });
 
   test('YOLO: nothing found is 204 with no body, not 200 {"inferences": []}', async () => {

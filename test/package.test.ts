@@ -108,6 +108,12 @@ describe('the packed package, installed into an empty folder', () => {
         js: `jsCommonjs ${rgb}`,
         esm: `jsModule ${rgb}`,
       });
+      // The README's quick start scores the frame the package ships.
+      const frame = join(dir, 'node_modules/httpextension/test/fixtures/frames/baboon_416.jpg');
+      const bin = join(dir, 'node_modules/.bin/httpextension');
+      const scored = await run(process.execPath, [bin, 'score', frame, '--url', `${server.url}/mjs`], { cwd: dir });
+      assert.equal(scored.code, 0, scored.stderr);
+      assert.equal((JSON.parse(scored.stdout) as { inferences: unknown[] }).inferences.length, 1);
       const index = JSON.parse((await get(`${server.url}/`)).text) as { routes: Array<{ path: string }> };
       assert.deepEqual(
         index.routes.map((r) => r.path),
