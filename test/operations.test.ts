@@ -115,6 +115,20 @@ describe('logs', () => {
     });
   }
 
+  test('a server without the libjpeg-turbo binding says so once at start (npm hides the install script saying it)', async () => {
+    const server = await startCli(['--log-level', 'info', ...SCORE_ONLY], { HTTPEXTENSION_NATIVE_JPEG: '0' });
+    try {
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('libjpeg-turbo binding'));
+      assert.equal(lines.length, 1, server.output());
+      assert.match(lines[0]!, /JPEGs are decoded by sharp: .*npm rebuild httpextension/);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
   test('readiness 503s while the processors load are logged at info, not as errors', async () => {
     const neverReady = fileURLToPath(new URL('./doubles/never-ready.js', import.meta.url));
     const server = await startCli(['--route', `/wait=${neverReady}`, '--log-level', 'info'], {}, { waitReady: false });
