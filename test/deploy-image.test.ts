@@ -124,8 +124,13 @@ describe('Dockerfile', () => {
     };
     // onnxruntime-node's only fetches optional CUDA binaries (the CPU runtime is in the package): skipped everywhere.
     // protobufjs's (under @grpc/proto-loader) only warns about its dependents' version scheme. The ffmpeg packages
-    // are the runner's optional peer, not production dependencies: the image has none.
-    assert.doesNotMatch(dockerfile, /ffmpeg-installer\/\*/);
+    // (the runner's optional peer, a development dependency here) are added at the lockfile's version for the
+    // image's pipeline module, and their only script, `chmod u+x ffmpeg`, is the Dockerfile's own.
+    assert.match(
+      dockerfile,
+      /npm install --no-save --omit=dev --ignore-scripts .*"@ffmpeg-installer\/ffmpeg@\$\{ffmpeg\}"/,
+    );
+    assert.match(dockerfile, /-path '\*@ffmpeg-installer\/\*' -name ffmpeg -type f -exec chmod 0755/);
     const optional = new Set(['node_modules/onnxruntime-node', 'node_modules/protobufjs']);
     const scripted = Object.entries(lock.packages).filter(
       ([name, p]) => name !== '' && p.hasInstallScript && !p.dev && !optional.has(name),

@@ -93,6 +93,10 @@ check 'HEALTHCHECK runs the health check script' \
 check 'STOPSIGNAL is SIGTERM' test "$(inspect '{{.Config.StopSignal}}')" = 'SIGTERM'
 check 'production dependencies only, no sources' quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint sh "$IMAGE" -c \
   'test -d node_modules/fastify && test ! -e node_modules/typescript && test ! -e node_modules/@biomejs && test ! -e src && test ! -e node_modules/.cache'
+check "the pipeline runner's ffmpeg is there and runs as the image's user" quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint node "$IMAGE" --input-type=module -e '
+    const { findFfmpeg } = await import("/app/dist/src/pipeline/ffmpeg.js");
+    const { execFileSync } = await import("node:child_process");
+    execFileSync(findFfmpeg(), ["-hide_banner", "-version"], { stdio: "ignore" });'
 check 'the app files are not writable by the process' quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint sh "$IMAGE" -c \
   '! touch /app/dist/src/cli/main.js 2>/dev/null && ! touch /app/x 2>/dev/null'
 
