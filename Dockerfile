@@ -50,14 +50,16 @@ COPY package.json package-lock.json ./
 # Production dependencies only (onnxruntime-node, optional for npm, is installed: npm ci installs optional
 # dependencies and --ignore-scripts skips its CUDA download); the cache is left behind with this stage. The pipeline
 # runner's bundled ffmpeg is an optional peer of the package (users add it), but the image runs the IoT Edge
-# `pipeline` module too: it is added at the lockfile's version. --ignore-scripts also skips its `chmod u+x`, which
+# `pipeline` module too: it is added at the lockfile's version (installed apart, then copied: within this project npm
+# would take it for the development dependency it is, and omit it). --ignore-scripts also skips its `chmod u+x`, which
 # the non-root process could not do at run time in files owned by root: done here. ONNX Runtime ships binaries for
 # five platforms (290 MB): only this platform's stays; of @vladmandic/human's models only objectDetection's
 # CenterNet is kept.
 RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npm_ca,target=/run/secrets/npm_ca \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && ffmpeg="$(node -p "require('./package-lock.json').packages['node_modules/@ffmpeg-installer/ffmpeg'].version")" \
-    && npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund "@ffmpeg-installer/ffmpeg@${ffmpeg}" \
+    && npm install --prefix /tmp/ffmpeg --ignore-scripts --no-audit --no-fund "@ffmpeg-installer/ffmpeg@${ffmpeg}" \
+    && cp -r /tmp/ffmpeg/node_modules/@ffmpeg-installer node_modules/ && rm -rf /tmp/ffmpeg \
     && find node_modules -path '*@ffmpeg-installer/*' -name ffmpeg -type f -exec chmod 0755 {} + \
     && arch="$(node -p process.arch)" \
     && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -path "*/linux/${arch}" -exec rm -rf {} + \
