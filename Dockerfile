@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # httpextension container image.
 #
-#   docker build -t httpextension .
-#   docker run -d -p 5001:5001 --name httpextension httpextension -p 5001
+#   docker build --build-arg VERSION="$(node -p "require('./package.json').version")" -t httpextension:0.1.0 .
+#   docker run -d -p 5001:5001 --name httpextension httpextension:0.1.0 -p 5001
 #
 # Four stages so that the final image holds production dependencies, compiled JavaScript and the compiled
 # libjpeg-turbo binding only: no TypeScript, no Biome, no compiler, no npm cache, no sources. docs/deploy.md explains
@@ -47,19 +47,33 @@ RUN npm_config_nodedir=/usr/local node native/jpeg-turbo/install.mjs \
 FROM ${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; the cache is left behind with this stage. --ignore-scripts also skips the chmod of
-# an ffmpeg binary shipped in an npm package (the pipeline runner's): the non-root process could not fix that at run
-# time in files owned by root, so it is done here (a no-op without that package). ONNX Runtime ships binaries for
+# Production dependencies only (onnxruntime-node, optional for npm, is installed: npm ci installs optional
+# dependencies and --ignore-scripts skips its CUDA download); the cache is left behind with this stage. The pipeline
+# runner's bundled ffmpeg is an optional peer of the package (users add it), but the image runs the IoT Edge
+# `pipeline` module too: it is added at the lockfile's version (installed apart, then copied: within this project npm
+# would take it for the development dependency it is, and omit it). --ignore-scripts also skips its `chmod u+x`, which
+# the non-root process could not do at run time in files owned by root: done here. ONNX Runtime ships binaries for
 # five platforms (290 MB): only this platform's stays; of @vladmandic/human's models only objectDetection's
 # CenterNet is kept.
 RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=secret,id=npm_ca,target=/run/secrets/npm_ca \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && ffmpeg="$(node -p "require('./package-lock.json').packages['node_modules/@ffmpeg-installer/ffmpeg'].version")" \
+    && npm install --prefix /tmp/ffmpeg --ignore-scripts --no-audit --no-fund "@ffmpeg-installer/ffmpeg@${ffmpeg}" \
+    && cp -r /tmp/ffmpeg/node_modules/@ffmpeg-installer node_modules/ && rm -rf /tmp/ffmpeg \
     && find node_modules -path '*@ffmpeg-installer/*' -name ffmpeg -type f -exec chmod 0755 {} + \
     && arch="$(node -p process.arch)" \
     && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -path "*/linux/${arch}" -exec rm -rf {} + \
     && find node_modules/@vladmandic/human/models -type f ! -name 'centernet.*' -delete
 
 FROM ${BASE_IMAGE} AS runtime
+# The package's version (package.json), given by whoever builds: deploy/image/test-image.sh tags and labels with it.
+ARG VERSION
+ARG SOURCE=https://www.npmjs.com/package/httpextension
+LABEL org.opencontainers.image.title="httpextension" \
+      org.opencontainers.image.description="Computer-vision AI behind the HTTP extension protocol of video analytics pipelines" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
 ENV NODE_ENV=production
 # The binding's one shared library (libjpeg.so.62, 0.6 MB) and a font for the labels /annotate draws (DejaVu, with
 # fontconfig's configuration, which sharp's bundled fontconfig reads: without a font the labels have no text); the

@@ -7,10 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { renderConfigurationDoc, renderReadme } from '../scripts/config-doc.js';
 import { flagHelp } from '../src/cli/config-flags.js';
+import { routeFromFlag } from '../src/cli/route-flag.js';
 import { type Config, DEFAULTS } from '../src/config/defaults.js';
 import { envToLayer, loadConfig } from '../src/config/load.js';
 import { ENV_VARIABLES, SETTINGS } from '../src/config/settings.js';
 import { InferenceEngine } from '../src/inference/engine.js';
+import { BUILT_IN_PROCESSORS, loadProcessor, resolveProcessorUrl } from '../src/processors/registry.js';
 import { run, SCORE_ONLY } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hx-config-'));
@@ -133,6 +135,55 @@ describe('configuration', () => {
     }
     const routes = DEFAULTS.routes.map((r) => `${r.path}=${r.processor}`);
     assert.ok(routes.length > 1 && routes.every((route) => help.includes(route)), 'every default route is named');
+  });
+
+  test('serve --help lists every built-in processor with its options from its own schema', async () => {
+    const help = (await run(process.execPath, [CLI, 'serve', '--help'])).stdout;
+    for (const name of BUILT_IN_PROCESSORS) {
+      const definition = await loadProcessor(resolveProcessorUrl(name));
+      assert.ok(help.includes(`  ${name}: ${definition.description}`), name);
+      for (const option of Object.keys(definition.options?.properties ?? {})) {
+        assert.match(help, new RegExp(`options: .*\\b${option} \\(`), `${name}.${option}`);
+      }
+    }
+  });
+
+  test("--route PATH=PROCESSOR,KEY=VALUE: the route's own keys, options of the processor, JSON values", async () => {
+    const routes = [
+      '/v=onnx,model=yolov8n,modelsDir=/srv/models,threads=2',
+      '/a=objectDetection,annotate,minConfidence=0.45,executionProviders=["cuda","cpu"],auth=[],execution=workers',
+      '/n=./mine.js,options.auth=x,nested.depth=3,label="007",list=[1,2]',
+    ];
+    const parsed = routes.map((spec) => routeFromFlag(spec));
+    assert.deepEqual(parsed, [
+      { path: '/v', processor: 'onnx', options: { model: 'yolov8n', modelsDir: '/srv/models', threads: 2 } },
+      {
+        path: '/a',
+        processor: 'objectDetection',
+        annotate: true,
+        auth: [],
+        execution: 'workers',
+        options: { minConfidence: 0.45, executionProviders: ['cuda', 'cpu'] },
+      },
+      { path: '/n', processor: './mine.js', options: { auth: 'x', nested: { depth: 3 }, label: '007', list: [1, 2] } },
+    ]);
+    for (const bad of ['/x', '=colorIntensity', '/x=', '/x=motion,=3', '/x=motion,a..b=1', '/x=motion,__proto__.y=1']) {
+      assert.throws(() => routeFromFlag(bad), /--route .*: .*; use PATH=PROCESSOR\[,KEY=VALUE\.\.\.\]/, bad);
+    }
+    // Through the real CLI, validated as serve validates it: a bad option is refused by the processor at boot.
+    const ok = await run(process.execPath, [
+      CLI,
+      'config',
+      '--route',
+      '/s=colorIntensity,threshold=100,execution=inline',
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual((JSON.parse(ok.stdout) as Config).routes, [
+      { path: '/s', processor: 'colorIntensity', options: { threshold: 100 }, execution: 'inline' },
+    ]);
+    const refused = await run(process.execPath, [CLI, 'config', '--route', '/s=colorIntensity,threshold=dark']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /route \/s \(colorIntensity\).*threshold/);
   });
 
   test('flags set the config paths the schema gives them; only the explicit --no-metrics turns metrics off', async () => {

@@ -71,9 +71,15 @@ describe('web console', () => {
   let page: Page;
 
   before(async () => {
-    [server, browser] = await Promise.all([
-      startCli(['--route', '/score=colorIntensity', '--route', '/detect=objectDetection', '--workers', '1']),
-      launch(),
+    // One after the other: a browser launched beside a server that failed to start would keep this file alive.
+    browser = await launch();
+    server = await startCli([
+      '--route',
+      '/score=colorIntensity',
+      '--route',
+      '/detect=objectDetection',
+      '--workers',
+      '1',
     ]);
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
@@ -87,8 +93,11 @@ describe('web console', () => {
     await server?.stop();
   });
 
-  test('GET / is the page, with a strict content security policy, its script and stylesheet served', async () => {
-    const html = await request(`${server.url}/`);
+  test('GET / is the page for a browser, the JSON index for anyone else; strict CSP; script and stylesheet served', async () => {
+    const index = await get(`${server.url}/`);
+    assert.equal(index.status, 200);
+    assert.deepEqual((index.json as { console: string; routes: unknown[] }).console, '/console/');
+    const html = await request(`${server.url}/`, { headers: { accept: 'text/html,application/xhtml+xml;q=0.9' } });
     assert.equal(html.statusCode, 200);
     assert.equal(html.headers['content-type'], 'text/html; charset=utf-8');
     assert.match(String(html.headers['content-security-policy']), /default-src 'none'; script-src 'self';/);
@@ -305,10 +314,8 @@ describe('web console behind authentication, and switched off', () => {
   let server: CliServer;
   let browser: Browser;
   before(async () => {
-    [server, browser] = await Promise.all([
-      startCli(SCORE_ONLY, { HX_AUTH: 'basic', HX_AUTH_USERNAME: 'viewer', HX_AUTH_PASSWORD: PASSWORD }),
-      launch(),
-    ]);
+    browser = await launch();
+    server = await startCli(SCORE_ONLY, { HX_AUTH: 'basic', HX_AUTH_USERNAME: 'viewer', HX_AUTH_PASSWORD: PASSWORD });
   });
   after(async () => {
     await browser?.close();
@@ -318,6 +325,7 @@ describe('web console behind authentication, and switched off', () => {
   test('a viewer without credentials is refused, page and feeds alike; with them the page works', async () => {
     for (const path of [
       '/',
+      '/console/',
       '/console/app.js',
       '/console/api/state',
       '/console/api/live?stream=x',
@@ -345,11 +353,15 @@ describe('web console behind authentication, and switched off', () => {
     await context.close();
   });
 
-  test('--no-console: GET / is not found, and the API is gone with it', async () => {
+  test('--no-console: GET / is the JSON index even for a browser, and the console is gone', async () => {
     const off = await startCli([...SCORE_ONLY, '--no-console']);
     try {
-      for (const path of ['/', '/console/api/state'])
+      const index = await get(`${off.url}/`, { accept: 'text/html' });
+      assert.equal(index.status, 200);
+      assert.equal((index.json as { console?: string }).console, undefined);
+      for (const path of ['/console/', '/console/api/state']) {
         assertError(await get(`${off.url}${path}`), 404, 'HX_ERR_HTTP_NOT_FOUND');
+      }
     } finally {
       await off.stop();
     }

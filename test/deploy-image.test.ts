@@ -98,23 +98,42 @@ describe('Dockerfile', () => {
     assert.deepEqual(finalStage('STOPSIGNAL'), ['SIGTERM']);
   });
 
+  test('OCI labels (version, source, licence) and a tag with the package version, which test-image.sh builds', () => {
+    // The LABEL instruction spans lines: read the final stage's text.
+    const labels = dockerfile.split(/^FROM /m).pop()!;
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
+    assert.match(labels, /org\.opencontainers\.image\.version="\$\{VERSION\}"/);
+    assert.match(labels, /org\.opencontainers\.image\.source="\$\{SOURCE\}"/);
+    assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.licenses="${pkg.license}"`));
+    assert.deepEqual(finalStage('ARG').slice(0, 1), ['VERSION']);
+    const script = readFileSync(join(ROOT, 'deploy/image/test-image.sh'), 'utf8');
+    assert.match(script, /^VERSION=\$\(node -p "require\('\.\/package\.json'\)\.version"\)$/m);
+    assert.match(script, /--build-arg "VERSION=\$VERSION" .*-t "\$RELEASE"/);
+    assert.match(script, /^RELEASE=localhost\/httpextension:\$VERSION$/m);
+    // The README's run command, against the release tag.
+    assert.match(
+      script,
+      /podman run -d -p "\$PORT:\$PORT" --name "\$NAME" "\$\{RUN_FLAGS\[@\]\}" "\$RELEASE" -p "\$PORT"/,
+    );
+  });
+
   test('production dependencies only, no install scripts needed, and the build context holds what COPY reads', () => {
     assert.match(dockerfile, /npm ci --omit=dev --ignore-scripts/);
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { hasInstallScript?: boolean; dev?: boolean }>;
     };
-    // The ffmpeg packages' only install script is `chmod u+x ffmpeg`, which the Dockerfile does itself;
     // onnxruntime-node's only fetches optional CUDA binaries (the CPU runtime is in the package): skipped everywhere.
-    // protobufjs's (under @grpc/proto-loader) only warns about its dependents' version scheme.
+    // protobufjs's (under @grpc/proto-loader) only warns about its dependents' version scheme. The ffmpeg packages
+    // (the runner's optional peer, a development dependency here) are added at the lockfile's version for the
+    // image's pipeline module, and their only script, `chmod u+x ffmpeg`, is the Dockerfile's own.
+    assert.match(
+      dockerfile,
+      /npm install --prefix \/tmp\/ffmpeg --ignore-scripts .*"@ffmpeg-installer\/ffmpeg@\$\{ffmpeg\}"/,
+    );
     assert.match(dockerfile, /-path '\*@ffmpeg-installer\/\*' -name ffmpeg -type f -exec chmod 0755/);
     const optional = new Set(['node_modules/onnxruntime-node', 'node_modules/protobufjs']);
     const scripted = Object.entries(lock.packages).filter(
-      ([name, p]) =>
-        name !== '' &&
-        p.hasInstallScript &&
-        !p.dev &&
-        !optional.has(name) &&
-        !name.startsWith('node_modules/@ffmpeg-installer/'),
+      ([name, p]) => name !== '' && p.hasInstallScript && !p.dev && !optional.has(name),
     );
     assert.deepEqual(
       scripted.map(([name]) => name),
@@ -147,9 +166,12 @@ describe('Dockerfile', () => {
       dockerfile,
       /cp native\/jpeg-turbo\/build\/Release\/jpeg_turbo\.node \/out\/native\/jpeg-turbo\/build\/Release\//,
     );
-    // The library it links against, installed in the final stage.
+    // The library it links against, installed in the final stage (with the fonts /annotate's labels are drawn in).
     const runtime = dockerfile.split(/^FROM /m).at(-1)!;
-    assert.match(runtime, /apt-get install -y --no-install-recommends libjpeg62-turbo \\$/m);
+    assert.match(
+      runtime,
+      /apt-get install -y --no-install-recommends libjpeg62-turbo fontconfig-config fonts-dejavu-core \\$/m,
+    );
   });
 });
 

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { VERSION } from '../src/version.js';
 import { SCORE_ONLY, startCli } from './helpers/cli.js';
 import { assertError, fixture, gauge, get, post, rawExchange, releaseFile, until } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -43,6 +44,29 @@ describe('metrics', () => {
     assert.match(text, /^httpextension_ready 1$/m);
     assert.match(text, /^httpextension_process_cpu_seconds_total /m);
     assert.match(text, /httpextension_request_duration_seconds_bucket\{le="0.005",route="\/score"\}/);
+    assert.match(
+      text,
+      new RegExp(`^httpextension_build_info\\{version="${VERSION}",node="${process.versions.node}"\\} 1$`, 'm'),
+    );
+  });
+
+  test('GET / lists the routes and their processors; /health/live states the version', async () => {
+    const index = await get(server.at('/'));
+    assert.equal(index.status, 200);
+    assert.deepEqual(JSON.parse(index.text), {
+      name: 'httpextension',
+      version: VERSION,
+      routes: [
+        { path: '/score', processor: 'colorIntensity' },
+        { path: '/motion', processor: 'motion' },
+      ],
+      health: { live: '/health/live', ready: '/health/ready' },
+      metrics: '/metrics',
+      console: '/console/',
+    });
+    assert.match(VERSION, /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
+    const live = await get(server.at('/health/live'));
+    assert.deepEqual([live.status, JSON.parse(live.text)], [200, { status: 'live', version: VERSION }]);
   });
 });
 
@@ -91,6 +115,37 @@ describe('logs', () => {
       }
     });
   }
+
+  test('a server without the libjpeg-turbo binding says so once at start (npm hides the install script saying it)', async () => {
+    const server = await startCli(['--log-level', 'info', ...SCORE_ONLY], { HTTPEXTENSION_NATIVE_JPEG: '0' });
+    try {
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('libjpeg-turbo binding'));
+      assert.equal(lines.length, 1, server.output());
+      assert.match(lines[0]!, /JPEGs are decoded by sharp: .*npm rebuild httpextension/);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
+  test('readiness 503s while the processors load are logged at info, not as errors', async () => {
+    const neverReady = fileURLToPath(new URL('./doubles/never-ready.js', import.meta.url));
+    const server = await startCli(['--route', `/wait=${neverReady}`, '--log-level', 'info'], {}, { waitReady: false });
+    try {
+      assertError(await get(`${server.url}/health/ready`), 503, 'HX_ERR_CAPACITY_NOT_READY');
+      await until('the probe logged', () => server.output().includes('"route":"/health/ready"'));
+      const line = server
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"route":"/health/ready"'))!;
+      const entry = JSON.parse(line) as { level: number; status: number; code: string };
+      assert.deepEqual([entry.level, entry.status, entry.code], [30, 503, 'HX_ERR_CAPACITY_NOT_READY']);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
 
   test('one JSON line per request with the request id, route, status, bytes, stage timings and the error code', async () => {
     const server = await startCli(['--workers', '1', '--log-level', 'info', ...SCORE_ONLY]);

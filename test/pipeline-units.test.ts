@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { parseChallenges, pickDigest } from '../src/pipeline/digest-auth.js';
+import { parseChallenges, pickDigest } from '../src/client/digest-auth.js';
 import { retryAfterSeconds } from '../src/pipeline/http-extension-node.js';
 import { placementFor } from '../src/pipeline/image-encoder.js';
 import { unpadInferences } from '../src/pipeline/pipeline-message.js';

@@ -16,9 +16,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+VERSION=$(node -p "require('./package.json').version")
 IMAGE=${IMAGE:-localhost/httpextension:ci}
+# The release tag a user pulls: the package's version.
+RELEASE=localhost/httpextension:$VERSION
 BASE=${BASE:-localhost/hx-node:24-bookworm-slim}
-PORT=${PORT:-15001}
+# The README's own command maps 5001 (the container contract); CI runs this before the test suite, so it is free.
+PORT=${PORT:-5001}
 NAME=hx-image-test-$$
 RUN_FLAGS=(--runtime runc --network host --ulimit nofile=8192:8192 --ulimit nproc=4096:4096)
 # podman schedules HEALTHCHECKs with systemd timers, which this machine lacks: it says so on stderr at each start
@@ -70,10 +74,14 @@ secret_args+=(--secret "id=npmrc,src=$SECRETS/npmrc")
 
 t0=$SECONDS
 buildah bud --isolation chroot --format docker --layers --quiet \
-  --build-arg "BASE_IMAGE=$BASE" "${secret_args[@]}" -t "$IMAGE" . >/dev/null
+  --build-arg "BASE_IMAGE=$BASE" --build-arg "VERSION=$VERSION" "${secret_args[@]}" -t "$IMAGE" -t "$RELEASE" . >/dev/null
 echo "image: built $IMAGE in $((SECONDS - t0)) s"
 
 inspect() { podman image inspect --format "$1" "$IMAGE"; }
+label() { inspect "{{index .Labels \"org.opencontainers.image.$1\"}}"; }
+check "tagged with the package version ($RELEASE)" podman image exists "$RELEASE"
+check "OCI labels: version $VERSION, source, licence MIT" \
+  test "$(label version)|$(label licenses)" = "$VERSION|MIT" -a -n "$(label source)"
 check 'runs as a numeric non-root user' test "$(inspect '{{.Config.User}}')" = '1000:1000'
 # The Dockerfile's own ENTRYPOINT line; its shape (node, the heap flags of src/cli/heap-flags.ts, the built CLI) is
 # checked by test/deploy-image.test.ts.
@@ -85,6 +93,10 @@ check 'HEALTHCHECK runs the health check script' \
 check 'STOPSIGNAL is SIGTERM' test "$(inspect '{{.Config.StopSignal}}')" = 'SIGTERM'
 check 'production dependencies only, no sources' quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint sh "$IMAGE" -c \
   'test -d node_modules/fastify && test ! -e node_modules/typescript && test ! -e node_modules/@biomejs && test ! -e src && test ! -e node_modules/.cache'
+check "the pipeline runner's ffmpeg is there and runs as the image's user" quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint node "$IMAGE" --input-type=module -e '
+    const { findFfmpeg } = await import("/app/dist/src/pipeline/ffmpeg.js");
+    const { execFileSync } = await import("node:child_process");
+    execFileSync(findFfmpeg(), ["-hide_banner", "-version"], { stdio: "ignore" });'
 check 'the app files are not writable by the process' quiet podman run --rm --no-healthcheck "${RUN_FLAGS[@]}" --entrypoint sh "$IMAGE" -c \
   '! touch /app/dist/src/cli/main.js 2>/dev/null && ! touch /app/x 2>/dev/null'
 
@@ -108,10 +120,11 @@ check '/annotate can write its labels: a font is found and the binding encodes J
     const jpeg = jpegTurbo().encode(new Uint8Array(48), 4, 4, 12, 90);
     if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) throw new Error("not a JPEG");'
 
-# As the README says a user runs it: the image name, then the CLI's own flags.
-quiet podman run -d --name "$NAME" "${RUN_FLAGS[@]}" "$IMAGE" -p "$PORT" --workers 1 >/dev/null
+# As the README says a user runs it: `docker run -d -p 5001:5001 --name httpextension IMAGE -p 5001` (here with the
+# sandbox's runtime flags, its host network making -p moot, and a unique name), then the README's curl.
+quiet podman run -d -p "$PORT:$PORT" --name "$NAME" "${RUN_FLAGS[@]}" "$RELEASE" -p "$PORT" >/dev/null
 ready=0
-for _ in $(seq 1 150); do
+for _ in $(seq 1 600); do
   if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health/ready")" = 200 ]; then
     ready=1
     break
@@ -124,6 +137,8 @@ body=$(curl -s -w '\n%{http_code}' -H 'Content-Type: image/jpeg' --data-binary @
 check 'POST /score with a JPEG frame: 200 and an inference' \
   grep -q '"inferences":\[{"type":"classification"' <<<"$body"
 check 'POST /score answered 200' test "$(tail -n1 <<<"$body")" = 200
+check "GET /health/live states the version $VERSION" \
+  grep -q "\"version\":\"$VERSION\"" <(curl -s "http://127.0.0.1:$PORT/health/live")
 check 'HEALTHCHECK passes (port read from PID 1 flags, not the default)' podman healthcheck run "$NAME"
 check 'the server process is uid 1000' test "$(podman exec "$NAME" sh -c 'stat -c %u /proc/1')" = 1000
 

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { setPath } from '../config/load.js';
 import { describeDefault, SETTINGS, type Setting } from '../config/settings.js';
+import { routeFromFlag } from './route-flag.js';
 
 function int(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
@@ -41,13 +42,6 @@ function toOption(setting: Setting & { flag: string }): Option {
 export function addConfigOptions(command: Command): Command {
   for (const setting of FLAGGED) command.addOption(toOption(setting));
   return command;
-}
-
-/** Parses `--route PATH=PROCESSOR`. */
-function routeFromFlag(spec: string): { path: string; processor: string; options: Record<string, unknown> } {
-  const eq = spec.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError(`--route ${spec}: use PATH=PROCESSOR, e.g. /score=colorIntensity`);
-  return { path: spec.slice(0, eq), processor: spec.slice(eq + 1), options: {} };
 }
 
 /** The config layer the flags given make, keyed by config path; flags not given leave the key to env and file. */

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
-import { scoreFile } from '../client/score-client.js';
+import { Command } from 'commander';
 import { effectiveProcesses } from '../config/defaults.js';
 import { loadConfig, redactConfig } from '../config/load.js';
 import { isHxError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { withAvailableDefaults } from './available-routes.js';
 import { type ChildMessage, supervise } from './cluster.js';
-import { addConfigOptions, collect, flagsToLayer } from './config-flags.js';
+import { addConfigOptions, flagsToLayer } from './config-flags.js';
 import { registerPipelineCommand } from './pipeline-command.js';
+import { registerScoreCommand } from './score-command.js';
 import type { RunningServer } from './serve.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { builtInProcessorsHelp } from './serve-help.js';
 
 /** Options shared by `serve` and `config`: `--config` and one flag per setting that has one (see config/schema.ts). */
 function withServerOptions(command: Command): Command {
@@ -21,8 +21,13 @@ function withServerOptions(command: Command): Command {
 
 type ServerFlags = Record<string, unknown> & { config?: string };
 
+const warn = (line: string): void => {
+  // In a supervised group every process would say it: the supervisor alone does.
+  if (cluster.isPrimary) process.stderr.write(`${line}\n`);
+};
+
 async function serve(flags: ServerFlags): Promise<void> {
-  const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+  const config = withAvailableDefaults(loadConfig({ file: flags.config, flags: flagsToLayer(flags) }), warn);
   const processes = effectiveProcesses(config);
   if (processes > 1 && cluster.isPrimary) {
     await supervise(config, processes);
@@ -73,11 +78,15 @@ async function serve(flags: ServerFlags): Promise<void> {
 const program = new Command()
   .name('httpextension')
   .description('Serve computer-vision AI behind the HTTP extension protocol of video analytics pipelines.')
-  .version(pkg.version);
+  .version(VERSION, '-V, --version', 'print the version and exit');
 
-withServerOptions(program.command('serve', { isDefault: true }).description('serve (the default command)')).action(
-  serve,
-);
+const serveCommand = withServerOptions(
+  program.command('serve', { isDefault: true }).description('serve (the default command)'),
+).action(serve);
+// Only --help reads the processors' descriptions and option schemas (pure modules, ~0.1 s to import).
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  serveCommand.addHelpText('after', await builtInProcessorsHelp());
+}
 
 withServerOptions(
   program
@@ -86,33 +95,13 @@ withServerOptions(
       'check the configuration as serve does (processors and models loaded once), print it (secrets redacted) and exit',
     ),
 ).action(async (flags: ServerFlags) => {
-  const config = loadConfig({ file: flags.config, flags: flagsToLayer(flags) });
+  const config = withAvailableDefaults(loadConfig({ file: flags.config, flags: flagsToLayer(flags) }), warn);
   const { checkProcessors } = await import('./serve.js');
   await checkProcessors(config, flags.config ?? process.env.HX_CONFIG);
   process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
 });
 
-program
-  .command('score')
-  .description('POST one image to an extension and print its answer')
-  .argument('<image>', 'image file (.jpg, .png, .bmp, or raw pixels with --content-type image/x-raw;...)')
-  .requiredOption('--url <url>', 'extension URL, e.g. http://127.0.0.1:5001/score')
-  .option('--content-type <type>', 'Content-Type to send (default from the file extension)')
-  .option('-H, --header <name:value>', 'extra request header (repeatable)', collect)
-  .action(async (image: string, flags: { url: string; contentType?: string; header?: string[] }) => {
-    const headers: Record<string, string> = {};
-    for (const h of flags.header ?? []) {
-      const colon = h.indexOf(':');
-      if (colon <= 0) throw new InvalidArgumentError(`--header ${h}: use NAME:VALUE`);
-      headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
-    }
-    const answer = await scoreFile(image, { url: flags.url, contentType: flags.contentType, headers });
-    const body = answer.body === '' ? '' : JSON.stringify(answer.body, null, 2);
-    process.stdout.write(`HTTP ${answer.status}${answer.retryAfter ? ` (Retry-After: ${answer.retryAfter})` : ''}\n`);
-    if (body) process.stdout.write(`${body}\n`);
-    if (answer.status >= 400) process.exitCode = 1;
-  });
-
+registerScoreCommand(program);
 registerPipelineCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -6,6 +6,7 @@ import { effectiveWorkers } from '../config/defaults.js';
 import { redactConfig } from '../config/load.js';
 import { HxError } from '../errors.js';
 import { InferenceEngine } from '../inference/engine.js';
+import { jpegTurbo } from '../inference/jpeg-native.js';
 import { createLogger } from '../observability/logger.js';
 import { listenMetrics } from '../observability/metrics-server.js';
 import { type GrpcFrontEnd, startGrpcServer } from '../protocol/grpc/server.js';
@@ -114,6 +115,13 @@ export async function startServer(
     },
     'httpextension listening',
   );
+  // npm shows an install script's output only when it fails, so the binding's absence is said here, once.
+  if (jpegTurbo() === undefined) {
+    logger.info(
+      'JPEGs are decoded by sharp: the optional libjpeg-turbo binding (2-3x cheaper) was not built; install your ' +
+        "system's libjpeg-turbo headers and a C compiler, then `npm rebuild httpextension`",
+    );
+  }
   const missing = missingServerHeapFlags();
   if (missing.length > 0) {
     logger.info(

@@ -48,6 +48,11 @@ const routeSchema = {
   },
 } as const;
 
+/** A route's own keys besides its path and processor: in `--route`, every other key is a processor option. */
+export const ROUTE_KEYS: readonly string[] = Object.keys(routeSchema.properties).filter(
+  (k) => !['path', 'processor', 'options'].includes(k),
+);
+
 /** The routes served when none are configured: one per built-in processor. */
 export const DEFAULT_ROUTES = [
   { path: '/score', processor: 'colorIntensity', options: {} },
@@ -140,12 +145,12 @@ export const configSchema = {
       minItems: 1,
       items: routeSchema,
       default: DEFAULT_ROUTES,
-      defaultText: DEFAULT_ROUTES.map((r) => `${r.path}=${r.processor}${r.annotate ? ' (annotate: true)' : ''}`),
+      defaultText: DEFAULT_ROUTES.map((r) => `${r.path}=${r.processor}${r.annotate ? ',annotate' : ''}`),
       description:
-        'POST path -> processor (repeatable flag; in a file or `HX_ROUTES` with `options`, `annotate`, `auth`)',
+        "POST path -> processor with its options (repeatable flag `PATH=PROCESSOR[,KEY=VALUE...]`: `annotate`, `auth`, `execution` are the route's, other keys options of the processor, values JSON or text; any route given replaces all the defaults)",
       env: 'HX_ROUTES',
       envFormat: 'json',
-      flag: '--route <path=processor>',
+      flag: '--route <path=processor,key=value>',
     },
     raw: {
       type: 'object',

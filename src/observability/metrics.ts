@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { VERSION } from '../version.js';
 
 export const STAGES = ['receive', 'queue', 'decode', 'process', 'encode'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -78,6 +79,13 @@ export class Metrics {
         },
       });
     };
+    // The Prometheus convention for "which build is running": a constant 1, the facts in the labels.
+    new Gauge({
+      name: 'httpextension_build_info',
+      help: 'Always 1: the version of httpextension and of Node.js running',
+      labelNames: ['version', 'node'],
+      registers: [this.registry],
+    }).set({ version: VERSION, node: process.versions.node }, 1);
     gauge('httpextension_queue_depth', 'Requests waiting for a worker', pool.queued);
     gauge('httpextension_workers_busy', 'Frames running now, on worker threads or the event loop', pool.busy);
     gauge('httpextension_workers', 'Worker threads configured', pool.size);

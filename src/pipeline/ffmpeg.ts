@@ -7,8 +7,8 @@ let cached: string | undefined;
 
 /**
  * The ffmpeg binary that decodes sources: `HX_FFMPEG` if set, else the system's (it is usually newer and has the
- * hardware decoders), else the static build that `@ffmpeg-installer/ffmpeg` ships inside its npm package, so that
- * `npm install` alone is enough. Nothing is downloaded at run time.
+ * hardware decoders), else the static build that `@ffmpeg-installer/ffmpeg` ships inside its npm package (an optional
+ * peer dependency: 66 MB that only the runner needs, installed by whoever wants it). Nothing is downloaded at run time.
  */
 export function findFfmpeg(explicit?: string): string {
   const fromEnv = explicit ?? process.env.HX_FFMPEG;
@@ -33,7 +33,7 @@ export function findFfmpeg(explicit?: string): string {
   } catch (error) {
     throw new HxError(
       'HX_ERR_PIPELINE_SOURCE',
-      'No ffmpeg found: install ffmpeg (apt-get install -y ffmpeg), or reinstall with optional dependencies, or set HX_FFMPEG',
+      'No ffmpeg found: install ffmpeg (apt-get install -y ffmpeg), or its npm build (npm install @ffmpeg-installer/ffmpeg), or set HX_FFMPEG',
       { cause: error },
     );
   }

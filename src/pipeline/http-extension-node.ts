@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import { DigestSession, parseChallenges, pickDigest } from '../client/digest-auth.js';
 import { HxError } from '../errors.js';
-import { DigestSession, parseChallenges, pickDigest } from './digest-auth.js';
 import { ExtensionNode, type ExtensionNodeOptions } from './extension-node.js';
 import type { MediaItem, NodeContext } from './graph.js';
 import type { EncodedImage } from './image-encoder.js';

@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isProcessorDefinition, type ProcessorDefinition } from '../contract/processor.js';
 import { HxError } from '../errors.js';
+import { hasOnnxRuntime, ONNX_RUNTIME_MISSING } from '../vision/onnx-session.js';
 
 /** Built-in processors by name, as module URLs: workers import them by URL, so nothing is loaded here. */
 const BUILT_IN: Readonly<Record<string, string>> = {
@@ -13,6 +14,14 @@ const BUILT_IN: Readonly<Record<string, string>> = {
 };
 
 export const BUILT_IN_PROCESSORS = Object.keys(BUILT_IN);
+
+/** Built-in processors that run on ONNX Runtime, an optional dependency. */
+const ON_ONNX_RUNTIME: ReadonlySet<string> = new Set(['objectDetection', 'onnx', 'ocr']);
+
+/** Why a built-in processor cannot run in this installation (a missing optional package); undefined: it can. */
+export function missingRuntime(spec: string): string | undefined {
+  return ON_ONNX_RUNTIME.has(spec) && !hasOnnxRuntime() ? ONNX_RUNTIME_MISSING : undefined;
+}
 
 /** A built-in name, or a path (relative to `baseDir`) or file: URL of a module whose default export is a processor. */
 export function resolveProcessorUrl(spec: string, baseDir: string = process.cwd()): string {

@@ -29,16 +29,37 @@ export interface SessionSettings {
 
 let runtime: Promise<OrtModule> | undefined;
 
+/** What to do when onnxruntime-node is absent: it is an optional dependency (docs/processors.md, "ONNX Runtime"). */
+export const ONNX_RUNTIME_MISSING =
+  'onnxruntime-node is not installed (an optional dependency: npm drops it when its install script cannot fetch ' +
+  'its CUDA binaries); install it with `npm install onnxruntime-node --onnxruntime-node-install=skip`';
+
 /**
  * onnxruntime-node, imported on first use: its native library is loaded only in workers that run an ONNX model.
  * The CPU runtime ships inside the npm package (its install script only fetches optional CUDA binaries).
  */
 export function onnxRuntime(): Promise<OrtModule> {
-  runtime ??= import('onnxruntime-node').then((m) => {
-    const loaded = m as unknown as OrtModule & { default?: OrtModule };
-    return loaded.default ?? loaded;
-  });
+  runtime ??= import('onnxruntime-node').then(
+    (m) => {
+      const loaded = m as unknown as OrtModule & { default?: OrtModule };
+      return loaded.default ?? loaded;
+    },
+    (error: unknown) => {
+      if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+      throw new HxError('HX_ERR_PROCESSOR_LOAD', ONNX_RUNTIME_MISSING, { cause: error });
+    },
+  );
   return runtime;
+}
+
+/** Whether onnxruntime-node can be imported from here, without loading its native library. */
+export function hasOnnxRuntime(): boolean {
+  try {
+    import.meta.resolve('onnxruntime-node');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

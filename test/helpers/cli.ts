@@ -30,11 +30,16 @@ export async function startCli(
     nodeArgs?: string[];
     /** The client certificate readiness polling presents to a server that requires one (--tls-ca). */
     clientCert?: { cert: Buffer; key: Buffer };
+    /** Another copy of the CLI (an installed package's) and the folder it runs in. */
+    cli?: string;
+    cwd?: string;
   } = {},
 ): Promise<CliServer> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args, '-p', '0', '--host', '127.0.0.1'], {
+  const cli = options.cli ?? CLI;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cli, ...args, '-p', '0', '--host', '127.0.0.1'], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
   });
   let output = '';
   child.stdout!.on('data', (d) => {
@@ -88,13 +93,13 @@ export async function startCli(
 export function run(
   file: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       file,
       args,
-      { env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      { env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8', cwd: options.cwd },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });

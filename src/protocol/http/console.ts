@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Config } from '../../config/defaults.js';
 import { CONSOLE_ASSETS, CONSOLE_HEADERS, consoleHtml } from '../../console/assets.js';
 import { FrameRings } from '../../console/frame-rings.js';
@@ -9,9 +9,13 @@ import type { InferenceEngine } from '../../inference/engine.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { replyError } from './reply-error.js';
 
-/** The console's paths: each is behind the server's auth schemes (see auth-hook.ts), like the inference routes. */
+/**
+ * The console's paths: each is behind the server's auth schemes (see auth-hook.ts), like the inference routes. `/`
+ * is the console for a browser (server.ts), the server's index for everyone else.
+ */
 export const CONSOLE_PATHS = [
   '/',
+  '/console/',
   '/console/app.js',
   '/console/app.css',
   '/console/api/state',
@@ -22,8 +26,18 @@ export const CONSOLE_PATHS = [
 /** Media kinds a browser shows as they are; raw pixels are announced without an image. */
 const SHOWABLE: Readonly<Record<string, string>> = { jpeg: 'image/jpeg', png: 'image/png', bmp: 'image/bmp' };
 
+/** The console page itself. */
+export function sendConsolePage(reply: FastifyReply): FastifyReply {
+  return reply.headers(CONSOLE_HEADERS).type('text/html; charset=utf-8').send(consoleHtml('server'));
+}
+
+/** A browser asking for a page (its Accept names text/html), not a script or a probe. */
+export function wantsPage(accept: string | undefined): boolean {
+  return accept !== undefined && /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
+}
+
 /**
- * The web console (`GET /`): the page and its three feeds, all read from the engine's own API and the server's
+ * The web console (`GET /console/`, and `GET /` for browsers): the page and its three feeds, all read from the engine's own API and the server's
  * metrics. Frames reach it as the engine's `answered` events; their bytes are kept only for streams a viewer watches.
  */
 export function installConsole(
@@ -55,9 +69,7 @@ export function installConsole(
   app.addHook('preClose', async () => live.closeAll());
 
   const security = CONSOLE_HEADERS;
-  app.get('/', async (_request, reply) =>
-    reply.headers(security).type('text/html; charset=utf-8').send(consoleHtml('server')),
-  );
+  app.get('/console/', async (_request, reply) => sendConsolePage(reply));
   for (const [path, asset] of Object.entries(CONSOLE_ASSETS)) {
     app.get(path, async (_request, reply) => reply.headers(security).type(asset.type).send(asset.body()));
   }

@@ -47,7 +47,9 @@ export function installRequestLog(app: FastifyInstance, metrics: Metrics, logger
         if (stage !== 'receive') metrics.observeStage(stage, processor, s.timings[`${stage}Ms`] / 1000);
       }
     }
-    const level = reply.statusCode >= 500 ? 'error' : 'info';
+    // A readiness 503 is the answer while starting or draining, not a failure of the server.
+    const probe = request.routeOptions.url === '/health/ready';
+    const level = reply.statusCode >= 500 && !probe ? 'error' : 'info';
     // At warn and above (the usual production setting under load) no line is written: do not build it either.
     if (!(logger as unknown as Logger).isLevelEnabled(level)) return;
     const fields = {

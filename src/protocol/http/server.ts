@@ -7,10 +7,11 @@ import type { Config } from '../../config/defaults.js';
 import { HxError } from '../../errors.js';
 import type { InferenceEngine } from '../../inference/engine.js';
 import { Metrics } from '../../observability/metrics.js';
+import { VERSION } from '../../version.js';
 import { installAuth } from './auth-hook.js';
 import { readBody } from './body.js';
 import { clientErrorAnswerer } from './client-error.js';
-import { CONSOLE_PATHS, installConsole } from './console.js';
+import { CONSOLE_PATHS, installConsole, sendConsolePage, wantsPage } from './console.js';
 import { installInferenceRoutes } from './inference-route.js';
 import { replyError } from './reply-error.js';
 import { installRequestLog } from './request-log.js';
@@ -94,7 +95,25 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     app.get(metricsPath, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   }
   // Health: never behind auth, never queued.
-  app.get('/health/live', async (_request, reply) => reply.send({ status: 'live' }));
+  app.get('/health/live', async (_request, reply) => reply.send({ status: 'live', version: VERSION }));
+  // What a person (or a probe) opening the server's address sees, rather than a bare 404.
+  const index = {
+    name: 'httpextension',
+    version: VERSION,
+    routes: config.routes.map((r) => ({
+      path: r.path,
+      processor: r.processor,
+      ...(r.annotate ? { annotate: true } : {}),
+    })),
+    health: { live: '/health/live', ready: '/health/ready' },
+    ...(metricsPath === undefined ? {} : { metrics: metricsPath }),
+    ...(config.console.enabled ? { console: '/console/' } : {}),
+  };
+  if (!config.routes.some((r) => r.path === '/')) {
+    app.get('/', async (request, reply) =>
+      config.console.enabled && wantsPage(request.headers.accept) ? sendConsolePage(reply) : reply.send(index),
+    );
+  }
   app.get('/health/ready', async (request, reply) => {
     const state = engine.state();
     if (state.ready) return reply.send({ status: 'ready' });
