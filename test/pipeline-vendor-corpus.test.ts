@@ -6,8 +6,10 @@ import type { VideoIndex } from '../src/pipeline/nodes/video-sink.js';
 import type { PipelineMessage } from '../src/pipeline/pipeline-message.js';
 import { parseTopology } from '../src/pipeline/topology.js';
 import { validateResponse } from '../src/schema/validate.js';
+import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
 import {
   fixturePath,
+  freePort,
   json,
   mediaTimes,
   runCli,
@@ -21,9 +23,9 @@ import {
 import { probe } from './helpers/videos.js';
 
 /**
- * Every vendor topology in test/fixtures/topologies whose node types the runner runs, unchanged but for where its
- * extension points (our double, which detects a person in every frame) and where it records (--media-root), on the
- * first 3 s of the street video. Each one must analyse (answers published), record (each recording sink: started,
+ * Every vendor topology in test/fixtures/topologies (all but the Cognitive Services ones), unchanged but for where its
+ * extension points (an HTTP double that detects a person in every frame; our server's gRPC front end) and where it
+ * records (--media-root), on the first 3 s of the street video. Each one must analyse (answers published), record (each recording sink: started,
  * available, stopped, and a playable MP4) or both, as its nodes say.
  */
 interface Expected {
@@ -51,6 +53,18 @@ const CORPUS: Record<string, Expected> = {
   'lva1-httpExtension': { analytics: true, recorders: [] },
   'lva2-evr-httpExtension-assets': { analytics: true, recorders: ['assetSink'] },
   'lva2-httpExtension': { analytics: true, recorders: [] },
+  'ava-object-tracking': { analytics: true, recorders: [] },
+  // The double's person stands still, so nobody crosses the line: nothing to publish (crossings: pipeline-tracking).
+  'ava-line-crossing': { analytics: false, recorders: [] },
+  'ava-cvr-with-httpExtension-and-objectTracking': { analytics: true, recorders: ['videoSink'] },
+  // Against our server's gRPC front end (colorIntensity answers every frame), BGR24 or JPEG through shared memory.
+  'ava-ai-composition': { analytics: true, recorders: ['videoSink'] },
+  'ava-cvr-with-grpcExtension': { analytics: true, recorders: ['videoSink'] },
+  'ava-deepstream-grpcExtension': { analytics: true, recorders: [] },
+  'ava-evr-grpcExtension-video-sink': { analytics: true, recorders: ['videoSink'] },
+  'ava-grpcExtensionOpenVINO': { analytics: true, recorders: [] },
+  'ava-motion-with-grpcExtension': { analytics: true, recorders: ['videoSink'] },
+  'lva2-grpcExtension': { analytics: true, recorders: ['assetSink'] },
 };
 
 const PERSON = {
@@ -79,12 +93,18 @@ describe('the vendor corpus on the street video', { concurrency: 3 }, () => {
   let dir: TempDir;
   let clip: string;
   let double: TestDouble;
+  let grpcServer: CliServer;
+  let grpcAddress: string;
   before(async () => {
     dir = tempDir();
     clip = await streetClip(dir, 30);
     double = await startDouble((_r, _i, res) => json(res, 200, PERSON));
+    const port = await freePort();
+    grpcServer = await startCli([...SCORE_ONLY, '--workers', '1', '--grpc-port', String(port)]);
+    grpcAddress = `tcp://127.0.0.1:${port}`;
   });
   after(async () => {
+    await grpcServer?.stop();
     await double.close();
     dir.remove();
   });
@@ -94,7 +114,15 @@ describe('the vendor corpus on the street video', { concurrency: 3 }, () => {
       const topology = load(name, double.url);
       const declared = new Set((topology.properties.parameters ?? []).map((p) => p.name));
       const values = Object.fromEntries(
-        Object.entries({ rtspUrl: clip, hubSourceInput: 'trigger' }).filter(([k]) => declared.has(k)),
+        Object.entries({
+          rtspUrl: clip,
+          // Two samples declare the camera's credentials without defaults (a file source does not use them).
+          rtspUserName: 'camera',
+          rtspPassword: 'unused',
+          hubSourceInput: 'trigger',
+          grpcExtensionAddress: grpcAddress,
+          grpcExtensionAddressSource: grpcAddress,
+        }).filter(([k]) => declared.has(k)),
       );
       const plan = parseTopology(topology, values);
       const media = join(dir.path, name);
