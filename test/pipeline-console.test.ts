@@ -9,6 +9,7 @@ import { CLI } from './helpers/cli.js';
 import { assertError, get } from './helpers/http.js';
 import {
   avaTopology,
+  fixturePath,
   json,
   STREET_MP4,
   startDouble,
@@ -32,6 +33,23 @@ const ANSWER = {
   ],
 };
 
+/** `httpextension pipeline ARGS --console 0` as a child process, once its console listens. */
+async function startPipeline(args: string[]) {
+  const child = spawn(process.execPath, [CLI, 'pipeline', ...args, '--console', '0', '--no-progress'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const consoleUrl = await new Promise<string>((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+      const match = /console: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`the pipeline exited (${code}):\n${stderr}`)));
+  });
+  return { child, consoleUrl, stderr: () => stderr };
+}
+
 describe('httpextension pipeline --console', () => {
   let dir: TempDir;
   let double: TestDouble;
@@ -54,33 +72,15 @@ describe('httpextension pipeline --console', () => {
     const topology = join(dir.path, 'topology.json');
     writeFileSync(topology, JSON.stringify(avaTopology({ samplingOptions: { maximumSamplesPerSecond: '5' } })));
     // The street video at its native rate (40 s): the pipeline is live while the page looks at it.
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'pipeline',
-        topology,
-        '--name',
-        'cam1',
-        '--set',
-        `rtspUrl=${STREET_MP4}`,
-        '--set',
-        `inferencingUrl=${double.url}`,
-        '--console',
-        '0',
-        '--no-progress',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    const consoleUrl = await new Promise<string>((resolve, reject) => {
-      child.stderr.setEncoding('utf8').on('data', (text: string) => {
-        stderr += text;
-        const match = /console: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
-        if (match) resolve(match[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`the pipeline exited (${code}):\n${stderr}`)));
-    });
+    const { child, consoleUrl, stderr } = await startPipeline([
+      topology,
+      '--name',
+      'cam1',
+      '--set',
+      `rtspUrl=${STREET_MP4}`,
+      '--set',
+      `inferencingUrl=${double.url}`,
+    ]);
     try {
       const page = await browser.newPage();
       await page.goto(`${consoleUrl}?stream=cam1`);
@@ -127,8 +127,36 @@ describe('httpextension pipeline --console', () => {
     } finally {
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, stderr);
+      assert.equal(code, 0, stderr());
     }
-    assert.match(stderr, /cam1: read \d+, sent \d+/);
+    assert.match(stderr(), /cam1: read \d+, sent \d+/);
+  });
+  test("a pipeline's gate and recording state, as its nodes report them", async () => {
+    const media = join(dir.path, 'media');
+    const { child, consoleUrl, stderr } = await startPipeline([
+      fixturePath('topologies/ava-evr-motion-file-sink.json'),
+      '--name',
+      'door',
+      '--set',
+      `rtspUrl=${STREET_MP4}`,
+      '--media-root',
+      media,
+    ]);
+    try {
+      const page = await browser.newPage();
+      await page.goto(consoleUrl);
+      await page.waitForFunction(() => {
+        const cells = document.querySelectorAll('#pipelines-body tr[data-pipeline="door"] td') as ArrayLike<{
+          textContent: string;
+        }>;
+        return /^signalGateProcessor (closed|evaluating|open); fileSink (idle|recording), \d+ recorded$/.test(
+          cells[7]?.textContent ?? '',
+        );
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+    assert.match(stderr(), /door: read \d+/);
   });
 });

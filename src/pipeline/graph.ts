@@ -34,6 +34,8 @@ export interface RuntimeNode {
   receive(item: MediaItem, from: string): void | Promise<void>;
   /** Every upstream node has ended: finish work in flight and flush; it may still emit before resolving. */
   end(): Promise<void>;
+  /** What an operator wants to know of it now (a gate open, a recording running), for the console. */
+  status?(): string;
 }
 
 /** What every node gets: how to name messages, where diagnostics and operational events go, the log. */

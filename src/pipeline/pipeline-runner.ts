@@ -288,8 +288,9 @@ export class PipelineRunner {
   /** Where the pipeline is, for the console: starting until its first media, then running, then how it ended. */
   status(): { state: 'starting' | 'running' | 'stopping' | 'ended' | 'failed'; detail: string } {
     if (this.outcome !== undefined) return this.outcome;
-    if (this.stopping) return { state: 'stopping', detail: '' };
-    return { state: this.started ? 'running' : 'starting', detail: '' };
+    const detail = this.nodes.flatMap((node) => (node.status === undefined ? [] : [node.status()])).join('; ');
+    if (this.stopping) return { state: 'stopping', detail };
+    return { state: this.started ? 'running' : 'starting', detail };
   }
 
   /** Runs until a file source ends, `stop()` is called or a permanent failure; work in flight is finished. */

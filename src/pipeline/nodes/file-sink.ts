@@ -39,6 +39,10 @@ export class FileSinkNode implements RuntimeNode {
     );
   }
 
+  status(): string {
+    return `${this.name} ${this.writer === undefined ? 'idle' : 'recording'}, ${this.recordings} recorded`;
+  }
+
   async receive(item: MediaItem): Promise<void> {
     if (item.kind === 'segment' && item.phase === 'start')
       await this.start(item.header ?? Buffer.alloc(0), item.startedAt);

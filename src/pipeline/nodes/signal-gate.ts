@@ -41,6 +41,10 @@ export class SignalGateNode implements RuntimeNode {
   activations = 0;
 
   /** Packets held for pre-roll (bounded: see `hold`). */
+  status(): string {
+    return `${this.name} ${this.state}`;
+  }
+
   get bufferedPackets(): number {
     return this.buffer.length;
   }

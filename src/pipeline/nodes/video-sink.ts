@@ -108,6 +108,10 @@ export class VideoSinkNode implements RuntimeNode {
     return { topologyName: this.context.topologyName, pipelineName: this.options.pipelineName };
   }
 
+  status(): string {
+    return `${this.name} ${this.recording === undefined ? 'idle' : 'recording'}, ${this.recordings} recorded`;
+  }
+
   async receive(item: MediaItem): Promise<void> {
     if (item.kind === 'segment' && item.phase === 'start') {
       await this.stop();
