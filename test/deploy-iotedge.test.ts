@@ -158,6 +158,9 @@ describe('IoT Edge deployment manifest', () => {
     );
     assert.ok(pipeline.startupOrder! > extension.startupOrder!);
     assert.equal(options.Cmd[0], 'pipeline');
+    // AVA subjects name the edge module that sends them (/edgeModules/{module}/...): this one is "pipeline".
+    assert.ok(Object.keys(agent.modules).includes('pipeline'));
+    assert.equal(options.Cmd[options.Cmd.indexOf('--module-name') + 1], 'pipeline');
     const list = options.Cmd[options.Cmd.indexOf('--live-pipelines') + 1]!;
     assert.ok(options.HostConfig.Binds.some((b) => b.endsWith(`:${list.slice(0, list.lastIndexOf('/'))}:ro`)));
 
