@@ -198,7 +198,8 @@ export const configSchema = {
     headersTimeoutMs: {
       ...ms,
       default: 10_000,
-      description: 'a client must send its headers within this (`408` beyond); at most `bodyTimeoutMs`',
+      description:
+        'a client must send its headers within this (`408` beyond; a connection that sends no request at all is closed), counted from its first byte, and from the connection for its first request; at most `bodyTimeoutMs`',
       env: 'HX_HEADERS_TIMEOUT_MS',
     },
     bodyTimeoutMs: {
@@ -217,8 +218,16 @@ export const configSchema = {
     maxConnections: {
       ...positiveInt,
       default: 1024,
-      description: 'open connections allowed at once; further ones are closed on arrival',
+      description:
+        'open connections allowed at once; a newcomer over it takes the slot of the oldest connection with no request in progress, and is closed on arrival only when every connection is answering one',
       env: 'HX_MAX_CONNECTIONS',
+    },
+    maxConnectionsPerAddress: {
+      ...positiveInt,
+      default: 256,
+      description:
+        'open connections allowed at once from one remote address, with the same rule: one address cannot hold every slot',
+      env: 'HX_MAX_CONNECTIONS_PER_ADDRESS',
     },
     maxHeaderBytes: {
       type: 'integer',
@@ -336,6 +345,13 @@ export const configSchema = {
           default: 'TLSv1.2',
           description: 'oldest TLS version accepted',
           env: 'HX_TLS_MIN_VERSION',
+        },
+        handshakeTimeoutMs: {
+          ...ms,
+          // Node's default is 120 s: long enough for idle sockets to hold every slot.
+          default: 5000,
+          description: 'a client must finish the TLS handshake within this, else the connection is closed',
+          env: 'HX_TLS_HANDSHAKE_TIMEOUT_MS',
         },
       },
     },

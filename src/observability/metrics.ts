@@ -24,6 +24,7 @@ export class Metrics {
   private readonly duration: Histogram<'route'>;
   private readonly inferences: Counter<'processor' | 'type' | 'label'>;
   private readonly rejected: Counter<'reason'>;
+  private readonly connectionsClosed: Counter<'reason'>;
 
   constructor(pool: PoolGauges) {
     collectDefaultMetrics({ register: this.registry, prefix: 'httpextension_' });
@@ -59,6 +60,12 @@ export class Metrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    this.connectionsClosed = new Counter({
+      name: 'httpextension_connections_closed_total',
+      help: 'Connections the server closed itself: evicted (idle, for a newcomer), refused-address, refused-full, drain',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({
         name,
@@ -87,6 +94,10 @@ export class Metrics {
     this.requests.inc({ route: fields.route, method: fields.method, status: String(fields.status) });
     this.duration.observe({ route: fields.route }, fields.durationSeconds);
     if (fields.code !== undefined) this.rejected.inc({ reason: fields.code });
+  }
+
+  observeConnectionClosed(reason: string): void {
+    this.connectionsClosed.inc({ reason });
   }
 
   observeStage(stage: Stage, processor: string, seconds: number): void {

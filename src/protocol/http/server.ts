@@ -10,6 +10,7 @@ import { Metrics } from '../../observability/metrics.js';
 import { installAuth } from './auth-hook.js';
 import { readBody } from './body.js';
 import { clientErrorAnswerer } from './client-error.js';
+import { ConnectionSlots } from './connection-slots.js';
 import { installInferenceRoutes } from './inference-route.js';
 import { replyError } from './reply-error.js';
 import { installRequestLog } from './request-log.js';
@@ -28,6 +29,7 @@ const SAFE_ID = /^[\x21-\x7e]{1,128}$/;
 export interface HttpServer {
   app: FastifyInstance;
   metrics: Metrics;
+  slots: ConnectionSlots;
   /** Re-reads the TLS certificate, key and CA files; new connections use them, open ones keep theirs. */
   reloadTls(): void;
 }
@@ -64,7 +66,15 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
-  app.server.maxConnections = config.maxConnections;
+  const slots = new ConnectionSlots(
+    app.server,
+    {
+      max: config.maxConnections,
+      perAddress: config.maxConnectionsPerAddress,
+      firstRequestMs: config.headersTimeoutMs,
+    },
+    (reason) => metrics.observeConnectionClosed(reason),
+  );
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => {
@@ -110,6 +120,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   return {
     app,
     metrics,
+    slots,
     reloadTls: () => {
       if (config.tls.certFile === undefined) return;
       (app.server as unknown as { setSecureContext(options: SecureContextOptions): void }).setSecureContext(
