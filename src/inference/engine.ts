@@ -58,6 +58,8 @@ export interface InferRequest {
   /** Absolute deadline, performance.now() ms. */
   deadline: number;
   signal?: AbortSignal;
+  /** Called when the frame leaves the queue for an executor. */
+  onStart?: () => void;
 }
 
 export interface InferOutcome {
@@ -250,6 +252,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
         affinity: entry.stateful ? `${request.route}\n${stream}` : undefined,
         deadline: request.deadline,
         signal: request.signal,
+        onStart: request.onStart,
       },
     );
     if (!result.ok) throw HxError.fromPlain(result.error);

@@ -25,6 +25,7 @@ export class Metrics {
   private readonly inferences: Counter<'processor' | 'type' | 'label'>;
   private readonly rejected: Counter<'reason'>;
   private readonly connectionsClosed: Counter<'reason'>;
+  private readonly clientsGone: Counter<'stage'>;
 
   constructor(pool: PoolGauges) {
     collectDefaultMetrics({ register: this.registry, prefix: 'httpextension_' });
@@ -66,6 +67,12 @@ export class Metrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    this.clientsGone = new Counter({
+      name: 'httpextension_client_disconnects_total',
+      help: 'Requests whose client closed the connection before the answer, by stage: receive, queue, process',
+      labelNames: ['stage'],
+      registers: [this.registry],
+    });
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({
         name,
@@ -98,6 +105,10 @@ export class Metrics {
 
   observeConnectionClosed(reason: string): void {
     this.connectionsClosed.inc({ reason });
+  }
+
+  observeClientGone(stage: string): void {
+    this.clientsGone.inc({ stage });
   }
 
   observeStage(stage: Stage, processor: string, seconds: number): void {

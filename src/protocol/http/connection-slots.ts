@@ -11,6 +11,7 @@ interface Slot {
   requests: number;
   /** The request being answered, to tell a drain whether its body is still arriving. */
   current: IncomingMessage | undefined;
+  response: ServerResponse | undefined;
   /** A request came on this connection once: an idle keep-alive connection, not one that never spoke. */
   served: boolean;
   /** Closes the connection if its first request's headers have not arrived by then. */
@@ -66,6 +67,7 @@ export class ConnectionSlots {
     this.draining = true;
     for (const slot of [...this.slots.values()]) {
       if (slot.requests === 0 || slot.current?.complete === false) this.close(slot, 'drain');
+      else if (slot.response !== undefined && !slot.response.headersSent) slot.response.shouldKeepAlive = false;
     }
   }
 
@@ -80,7 +82,15 @@ export class ConnectionSlots {
       this.refuse(socket, 'refused-full');
       return;
     }
-    const slot: Slot = { socket, address, requests: 0, current: undefined, served: false, firstRequest: undefined };
+    const slot: Slot = {
+      socket,
+      address,
+      requests: 0,
+      current: undefined,
+      response: undefined,
+      served: false,
+      firstRequest: undefined,
+    };
     this.awaitFirstRequest(slot, false);
     this.slots.set(socket, slot);
     this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
@@ -107,9 +117,15 @@ export class ConnectionSlots {
     slot.served = true;
     clearTimeout(slot.firstRequest);
     slot.current = request;
+    slot.response = response;
+    // Connection: close tells the client not to reuse a connection the drain is about to close.
+    if (this.draining) response.shouldKeepAlive = false;
     response.once('close', () => {
       slot.requests--;
-      if (slot.current === request) slot.current = undefined;
+      if (slot.current === request) {
+        slot.current = undefined;
+        slot.response = undefined;
+      }
       // The answer is written: a draining server lets the connection go rather than keep it alive.
       if (this.draining && slot.requests === 0) slot.socket.destroySoon();
     });

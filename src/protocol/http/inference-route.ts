@@ -67,6 +67,9 @@ export function installInferenceRoutes(
         requestId: request.id,
         deadline: state.startedAt + config.requestTimeoutMs,
         signal: controller.signal,
+        onStart: () => {
+          state.stage = 'process';
+        },
       });
     } catch (error) {
       // Connection: close sends a draining server's clients to another instance with their next frame.

@@ -82,6 +82,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     readBody(payload, config.maxBodyBytes).then(
       (body) => {
         request.hx.receiveMs = performance.now() - t;
+        request.hx.stage = 'queue';
         request.hx.bytes = body.byteLength;
         done(null, body);
       },
