@@ -3,7 +3,7 @@ import type { ProcessorDefinition } from '../contract/processor.js';
 import { HxError } from '../errors.js';
 import { processorOptions } from '../processors/options.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
-import { type AdmissionLimits, admitMedia } from './admission.js';
+import { type AdmissionLimits, admitDeclared, admitMedia } from './admission.js';
 import { ANNOTATED_MEDIA_TYPE } from './annotate.js';
 import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } from './executor.js';
 import { parseFilters } from './filters.js';
@@ -223,6 +223,15 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
           : `${entry.lane.name}, workers when busy or over ${INLINE_MAX_PIXELS} pixels`,
       ]),
     );
+  }
+
+  /**
+   * Checks what a request declares before its body is read (the front end calls it as soon as the headers are in):
+   * throws the error the frame would get anyway, so a body that cannot be served is not read.
+   */
+  admitDeclared(route: string, mediaType: string, rawHints: readonly RawGeometrySource[]): void {
+    if (!this.routes.has(route)) return;
+    admitDeclared(mediaType, rawHints, this.limits);
   }
 
   async infer(request: InferRequest): Promise<InferOutcome> {

@@ -11,7 +11,8 @@ import { installAuth } from './auth-hook.js';
 import { readBody } from './body.js';
 import { clientErrorAnswerer } from './client-error.js';
 import { ConnectionSlots } from './connection-slots.js';
-import { installInferenceRoutes } from './inference-route.js';
+import { flattenQuery, installInferenceRoutes, rawHintsOf } from './inference-route.js';
+import { parseMediaType } from './media-type.js';
 import { replyError } from './reply-error.js';
 import { installRequestLog } from './request-log.js';
 import { listenerOptions, readTlsFiles } from './tls.js';
@@ -78,6 +79,17 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined) {
+      try {
+        const declared = parseMediaType(request.headers['content-type']);
+        const query = flattenQuery(request.query);
+        engine.admitDeclared(route, declared.essence, rawHintsOf(request, declared.params, query));
+      } catch (error) {
+        done(error as Error, undefined);
+        return;
+      }
+    }
     const t = performance.now();
     readBody(payload, config.maxBodyBytes).then(
       (body) => {
@@ -96,9 +108,15 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   });
   installAuth(app, config, metricsPath);
   app.setErrorHandler((error, request, reply) => replyError(reply, request, error));
-  app.setNotFoundHandler((request, reply) =>
-    replyError(reply, request, new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.url.split('?')[0]}`)),
-  );
+  const routePaths = new Set(config.routes.map((r) => r.path));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    // A method Fastify routes no handler for (TRACE, PROPFIND, ...) at an inference route is 405, as at any other.
+    const error = routePaths.has(path)
+      ? new HxError('HX_ERR_HTTP_METHOD_NOT_ALLOWED', `Use POST at ${path}`, { headers: { allow: 'POST' } })
+      : new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${path}`);
+    return replyError(reply, request, error);
+  });
 
   if (metricsPath !== undefined) {
     app.get(metricsPath, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
