@@ -36,6 +36,11 @@ export const ERRORS = {
   HX_ERR_CAPACITY_QUEUE_FULL: { status: 503, message: 'The inference queue is full: retry after Retry-After seconds' },
   HX_ERR_CAPACITY_NOT_READY: { status: 503, message: 'The server is starting: retry after Retry-After seconds' },
   HX_ERR_CAPACITY_DRAINING: { status: 503, message: 'The server is shutting down: retry on another instance' },
+  HX_ERR_CAPACITY_CIRCUIT_OPEN: {
+    status: 503,
+    message:
+      "This route's processor keeps crashing its worker: it is paused; retry after Retry-After seconds (other routes serve)",
+  },
   HX_ERR_CAPACITY_TIMEOUT: {
     status: 503,
     message: 'The request did not finish within requestTimeoutMs: retry after Retry-After seconds',

@@ -68,6 +68,9 @@ export async function startServer(
     maxPixels: config.maxPixels,
     raw: { ...config.raw, stride: config.raw.strideBytes },
     hungAfterMs: config.requestTimeoutMs,
+    faultLimit: config.processorFaultLimit,
+    faultBackoffMs: config.processorFaultBackoffMs,
+    workerMaxMemoryMb: config.workerMaxMemoryMb,
     baseDir: baseDirOf(options.configFile),
   });
   const http = await buildServer({ config, engine, logger });

@@ -229,6 +229,27 @@ export const configSchema = {
         'open connections allowed at once from one remote address, with the same rule: one address cannot hold every slot',
       env: 'HX_MAX_CONNECTIONS_PER_ADDRESS',
     },
+    processorFaultLimit: {
+      ...positiveInt,
+      default: 3,
+      description:
+        'a route whose processor faults its worker this many times in a row (crashes it, or raises an error no task caught) is paused: `503` `HX_ERR_CAPACITY_CIRCUIT_OPEN` + `Retry-After` while the other routes serve',
+      env: 'HX_PROCESSOR_FAULT_LIMIT',
+    },
+    processorFaultBackoffMs: {
+      ...ms,
+      default: 1000,
+      description:
+        'the first pause of such a route; then one frame is tried, and the pause doubles (up to 60 s) while it faults',
+      env: 'HX_PROCESSOR_FAULT_BACKOFF_MS',
+    },
+    workerMaxMemoryMb: {
+      ...positiveInt,
+      default: 4096,
+      description:
+        'a worker thread holding more than this after a task (JS heap plus buffers outside it) is replaced before its next task',
+      env: 'HX_WORKER_MAX_MEMORY_MB',
+    },
     maxHeaderBytes: {
       type: 'integer',
       minimum: 1024,

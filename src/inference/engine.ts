@@ -5,6 +5,7 @@ import { processorOptions } from '../processors/options.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
 import { type AdmissionLimits, admitDeclared, admitMedia } from './admission.js';
 import { ANNOTATED_MEDIA_TYPE } from './annotate.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } from './executor.js';
 import { parseFilters } from './filters.js';
 import type { WorkerProcessorSpec } from './messages.js';
@@ -38,6 +39,12 @@ export interface EngineOptions {
   hungAfterMs?: number;
   /** Where relative processor paths are resolved from (the config file's folder, else the working directory). */
   baseDir?: string;
+  /** A route whose processor faults its executor this many times in a row is paused (circuit breaker). */
+  faultLimit?: number;
+  /** The first pause; it doubles while the trial frame after it faults too, up to a minute. */
+  faultBackoffMs?: number;
+  /** A worker holding more than this (MB) after a task is replaced before its next one. */
+  workerMaxMemoryMb?: number;
 }
 
 /** One frame, as any front end hands it over: bytes plus what the protocol said about them. */
@@ -93,6 +100,10 @@ export interface EngineEvents {
   'task-error-detail': [{ requestId: string; code: string; detail: string }];
   /** The engine cannot serve any more (a worker kept failing to start): the process should stop. */
   fatal: [HxError];
+  /** A route's processor faulted its executor (for the log). */
+  'processor-fault': [{ route: string; detail: string }];
+  /** A route's circuit breaker opened: its frames are refused for `backoffMs`. */
+  'circuit-open': [{ route: string; backoffMs: number }];
 }
 
 interface RouteEntry {
@@ -115,13 +126,24 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   private readonly executors: readonly Executor[];
   private readonly limits: AdmissionLimits;
   private readonly workerCount: number;
+  private readonly breaker: CircuitBreaker;
 
   private constructor(plan: readonly PlannedRoute[], options: EngineOptions) {
     super();
+    this.breaker = new CircuitBreaker({
+      failures: options.faultLimit ?? 3,
+      backoffMs: options.faultBackoffMs ?? 1000,
+      maxBackoffMs: 60_000,
+      onOpen: (route, backoffMs) => this.emit('circuit-open', { route, backoffMs }),
+    });
     const events: ExecutorEvents = {
       ready: (executor) => this.scheduler.executorReady(executor),
       exited: (workerId, reason) => this.emit('worker-exit', { workerId, reason }),
       fatal: (error) => this.emit('fatal', error),
+      fault: (route, detail) => {
+        this.emit('processor-fault', { route, detail });
+        this.breaker.fault(route);
+      },
     };
     const lanes = new Map<LaneName, Lane>();
     const runsOn = (p: PlannedRoute, name: LaneName) => p.lane === name || (name === 'workers' && p.split);
@@ -132,7 +154,10 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       const executors =
         name === 'inline'
           ? [new InlineExecutor(specs, events)]
-          : Array.from({ length: Math.max(1, options.workers) }, (_, id) => new WorkerExecutor(id, specs, events));
+          : Array.from(
+              { length: Math.max(1, options.workers) },
+              (_, id) => new WorkerExecutor(id, specs, events, options.workerMaxMemoryMb),
+            );
       lanes.set(name, { name, executors });
     }
     this.routes = new Map(
@@ -239,6 +264,10 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     if (entry === undefined) throw new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.route}`);
     // Draining comes first: a client refused for it should go elsewhere, whatever its frame.
     if (this.scheduler.isDraining) throw this.scheduler.capacityError('HX_ERR_CAPACITY_DRAINING', entry.lane);
+    const paused = this.breaker.refusal(request.route);
+    if (paused !== undefined) {
+      throw new HxError('HX_ERR_CAPACITY_CIRCUIT_OPEN', undefined, { headers: { 'retry-after': String(paused) } });
+    }
     const media = admitMedia(request.body, request.mediaType, request.rawHints ?? [], this.limits);
     // Parsed once, here, and carried with the job: a malformed filter is answered before any queue wait.
     const filters = parseFilters(request.query);
@@ -264,6 +293,10 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
         onStart: request.onStart,
       },
     );
+    // Any answer that did not fault the executor (faults arrive as executor events) closes the route's breaker.
+    if (result.ok || result.error.code !== 'HX_ERR_PROCESSOR_FAILED' || result.detail === undefined) {
+      this.breaker.success(request.route);
+    }
     if (!result.ok) throw HxError.fromPlain(result.error);
     return {
       json: result.json,

@@ -132,6 +132,13 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   installInferenceRoutes(app, config, engine, metrics);
 
   engine.on('worker-exit', ({ workerId, reason }) => app.log.error({ workerId, reason }, 'worker stopped'));
+  engine.on('processor-fault', ({ route, detail }) => app.log.error({ route, detail }, 'processor fault'));
+  engine.on('circuit-open', ({ route, backoffMs }) =>
+    app.log.error(
+      { route, backoffMs, code: 'HX_ERR_CAPACITY_CIRCUIT_OPEN' },
+      'route paused: its processor keeps faulting',
+    ),
+  );
   engine.on('task-error-detail', ({ requestId, code, detail }) =>
     app.log.error({ reqId: requestId, code, detail }, 'processor error'),
   );
