@@ -258,6 +258,41 @@ describe('drain', { timeout: 120_000 }, () => {
   });
 });
 
+describe('overload', () => {
+  test('a full queue refuses a frame from its head, before its body is sent: 503 + Retry-After, connection closed', async () => {
+    const server = await startCli([
+      '--workers',
+      '1',
+      '--execution',
+      'workers',
+      '--route',
+      `/behave=${behave}`,
+      '--max-queued-requests',
+      '1',
+    ]);
+    try {
+      const hold = releaseFile();
+      const running = post(`${server.url}/behave?do=hold&until=${hold.path}`, jpeg);
+      await until('running', async () => (await gauge(server.url, 'httpextension_workers_busy')) === 1);
+      const queued = post(`${server.url}/behave`, jpeg);
+      await until('queued', async () => (await gauge(server.url, 'httpextension_queue_depth')) === 1);
+      // Only the head: an answer can only come from it.
+      const answer = await rawExchange(server.port, [
+        'POST /behave HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 30000000\r\n\r\n',
+      ]);
+      assert.match(answer, /^HTTP\/1\.1 503 /);
+      assert.match(answer, /"code":"HX_ERR_CAPACITY_QUEUE_FULL"/);
+      assert.match(answer, /retry-after: [1-9]/i);
+      assert.match(answer, /connection: close/i);
+      hold.release();
+      assert.equal((await running).status, 200);
+      assert.equal((await queued).status, 200);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
+
 describe('hostile clients', () => {
   let server: TestServer;
   before(async () => {

@@ -34,12 +34,13 @@ export class CircuitBreaker {
   }
 
   /** Undefined when a frame of `key` may run; else the seconds to wait (the rest of the pause, at least 1). */
-  refusal(key: string): number | undefined {
+  /** `claim` false: only asks (a trial frame is claimed when the frame itself is admitted). */
+  refusal(key: string, claim = true): number | undefined {
     const circuit = this.circuits.get(key);
     if (circuit === undefined || circuit.openUntil === 0) return undefined;
     const left = circuit.openUntil - this.now();
     if (left > 0 || circuit.trial) return Math.max(1, Math.ceil(left / 1000));
-    circuit.trial = true;
+    if (claim) circuit.trial = true;
     return undefined;
   }
 

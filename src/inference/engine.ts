@@ -251,6 +251,25 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   }
 
   /**
+   * The refusal a frame for `route` would get now whatever its bytes (draining, its route paused, the queue full),
+   * for a front end to answer before it reads the body: under overload, refusing costs a head, not a frame.
+   */
+  refusalBeforeBody(route: string): HxError | undefined {
+    const entry = this.routes.get(route);
+    if (entry === undefined) return undefined;
+    if (this.scheduler.isDraining) return this.scheduler.capacityError('HX_ERR_CAPACITY_DRAINING', entry.lane);
+    const paused = this.breaker.refusal(route, false);
+    if (paused !== undefined) {
+      return new HxError('HX_ERR_CAPACITY_CIRCUIT_OPEN', undefined, { headers: { 'retry-after': String(paused) } });
+    }
+    const overflow = entry.workers === undefined ? undefined : entry.workers === entry.lane ? undefined : entry.workers;
+    if (this.scheduler.isFull(entry.lane, overflow)) {
+      return this.scheduler.capacityError('HX_ERR_CAPACITY_QUEUE_FULL', entry.lane);
+    }
+    return undefined;
+  }
+
+  /**
    * Checks what a request declares before its body is read (the front end calls it as soon as the headers are in):
    * throws the error the frame would get anyway, so a body that cannot be served is not read.
    */

@@ -146,6 +146,15 @@ export class Scheduler {
     return seconds;
   }
 
+  /** A job for `lane` submitted now would be refused HX_ERR_CAPACITY_QUEUE_FULL (no free executor, queue full). */
+  isFull(lane: Lane, overflow?: Lane): boolean {
+    if (this.queue.length < this.options.maxQueued) return false;
+    return (
+      this.freeExecutor(lane, undefined) === undefined &&
+      (overflow === undefined || this.freeExecutor(overflow, undefined) === undefined)
+    );
+  }
+
   capacityError(code: CapacityCode, lane?: Lane): HxError {
     return new HxError(code, undefined, { headers: { 'retry-after': String(this.retryAfterSeconds(lane)) } });
   }

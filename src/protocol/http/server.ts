@@ -129,6 +129,16 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     const code = state.draining ? 'HX_ERR_CAPACITY_DRAINING' : 'HX_ERR_CAPACITY_NOT_READY';
     return replyError(reply, request, new HxError(code, undefined, { headers: { 'retry-after': '1' } }));
   });
+  // After auth: an overloaded server refuses a frame from its head, before reading (or buffering) the body; the
+  // connection is closed since the unread body would otherwise have to be read to keep it.
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url;
+    if (request.method !== 'POST' || route === undefined || !routePaths.has(route)) return;
+    const refusal = engine.refusalBeforeBody(route);
+    if (refusal !== undefined) {
+      throw new HxError(refusal.code, refusal.message, { headers: { ...refusal.headers, connection: 'close' } });
+    }
+  });
   installInferenceRoutes(app, config, engine, metrics);
 
   engine.on('worker-exit', ({ workerId, reason }) => app.log.error({ workerId, reason }, 'worker stopped'));
