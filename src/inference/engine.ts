@@ -13,6 +13,7 @@ import type { MediaInfo, RawGeometrySource } from './probe.js';
 import { type Lane, Scheduler } from './scheduler.js';
 import { TaskRunner } from './task-runner.js';
 
+export { FILTER_KEYS } from './filters.js';
 export type { RawGeometrySource } from './probe.js';
 
 /** Where a route's frames run: on worker threads, on the event loop, or `auto` (the processor's `cheap` says). */

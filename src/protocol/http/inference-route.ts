@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/defaults.js';
 import { HxError, isHxError } from '../../errors.js';
-import type { InferenceEngine, RawGeometrySource } from '../../inference/engine.js';
-import { FILTER_KEYS } from '../../inference/filters.js';
+import { FILTER_KEYS, type InferenceEngine, type RawGeometrySource } from '../../inference/engine.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { parseMediaType } from './media-type.js';
 import { replyError } from './reply-error.js';
