@@ -21,6 +21,10 @@ export const ERRORS = {
   HX_ERR_LIMIT_TOO_MANY_PIXELS: { status: 413, message: 'The image has more pixels than maxPixels' },
   HX_ERR_HTTP_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   HX_ERR_HTTP_BAD_QUERY: { status: 400, message: 'A query parameter is invalid (e.g. ?confidence= not from 0 to 1)' },
+  HX_ERR_HTTP_BAD_STREAM: {
+    status: 400,
+    message: 'The stream id (?stream= or X-Stream-Id) must be 1 to 128 visible ASCII characters',
+  },
   HX_ERR_HTTP_NOT_FOUND: { status: 404, message: 'No route at this path' },
   HX_ERR_HTTP_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed at this path' },
   HX_ERR_HTTP_BODY_TIMEOUT: { status: 408, message: 'The request (headers or body) did not arrive in time' },
@@ -36,6 +40,11 @@ export const ERRORS = {
   HX_ERR_CAPACITY_VIEWERS: {
     status: 503,
     message: 'The console has as many live viewers as it serves: close one, or retry after Retry-After seconds',
+  },
+  HX_ERR_CAPACITY_CIRCUIT_OPEN: {
+    status: 503,
+    message:
+      "This route's processor keeps crashing its worker: it is paused; retry after Retry-After seconds (other routes serve)",
   },
   HX_ERR_CAPACITY_TIMEOUT: {
     status: 503,

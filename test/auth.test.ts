@@ -211,6 +211,19 @@ describe('auth details', () => {
     assert.equal((await post(server.at('/score'), jpeg, { authorization: sign('00000001') })).status, 200);
     assertError(await post(server.at('/score'), jpeg, { authorization: sign('00000001') }), 401, 'HX_ERR_AUTH_INVALID');
     assert.equal((await post(server.at('/score'), jpeg, { authorization: sign('00000002') })).status, 200);
+    // The opaque value must come back unchanged (RFC 7616 section 3.3).
+    const forged = sign('00000003').replace(`opaque="${opaque}"`, 'opaque="forged"');
+    assertError(await post(server.at('/score'), jpeg, { authorization: forged }), 401, 'HX_ERR_AUTH_INVALID');
+    const missing = sign('00000004').replace(`, opaque="${opaque}"`, '');
+    assertError(await post(server.at('/score'), jpeg, { authorization: missing }), 401, 'HX_ERR_AUTH_INVALID');
+    assert.equal((await post(server.at('/score'), jpeg, { authorization: sign('00000005') })).status, 200);
+  });
+
+  test('one Authorization header holds one credential: "Basic <valid>, Digest ..." is refused', async () => {
+    const both = `${basic('pipeline', PASSWORD)}, Digest username="pipeline"`;
+    assertError(await post(server.at('/score'), jpeg, { authorization: both }), 401, 'HX_ERR_AUTH_INVALID');
+    const bearerPlus = `Bearer ${TOKEN}, Basic x`;
+    assertError(await post(server.at('/token-only'), jpeg, { authorization: bearerPlus }), 401, 'HX_ERR_AUTH_INVALID');
   });
 });
 
@@ -225,9 +238,9 @@ describe('digest nonces', () => {
       secret: Buffer.alloc(32, 7),
       now: () => now,
     });
-    const { nonce } = parseDigest(verifier.challenges()[0])!;
+    const { nonce, opaque } = parseDigest(verifier.challenges()[0])!;
     const h = (s: string) => createHash('md5').update(s).digest('hex');
-    const header = `Digest username="u", realm="r", nonce="${nonce}", uri="/x", qop=auth, nc=00000001, cnonce="c", response="${h(`${h('u:r:p')}:${nonce}:00000001:c:auth:${h('POST:/x')}`)}"`;
+    const header = `Digest username="u", realm="r", nonce="${nonce}", uri="/x", qop=auth, nc=00000001, cnonce="c", response="${h(`${h('u:r:p')}:${nonce}:00000001:c:auth:${h('POST:/x')}`)}", opaque="${opaque}"`;
     assert.equal(verifier.verify(header, 'POST', '/x'), 'ok');
     now += 5000;
     assert.equal(verifier.verify(header.replace('nc=00000001', 'nc=00000002'), 'POST', '/x'), 'invalid');

@@ -131,14 +131,19 @@ describe('processor and worker failures', () => {
     assertError(await post(server.at('/behave?do=invalid'), jpeg), 500, 'HX_ERR_PROCESSOR_INVALID_OUTPUT');
   });
 
-  for (const how of ['crash', 'crash-async']) {
-    test(`a worker that dies (${how}) answers its request 500 HX_ERR_WORKER_DIED, is replaced, and others go on`, async () => {
+  // crash: the worker exits under its frame. crash-async: an uncaught error its own frame raised fails that frame (it is
+  // attributed to it), and the worker is replaced after answering it.
+  for (const [how, code] of [
+    ['crash', 'HX_ERR_WORKER_DIED'],
+    ['crash-async', 'HX_ERR_PROCESSOR_FAILED'],
+  ] as const) {
+    test(`a worker that faults (${how}) answers its request 500 ${code}, is replaced, and others go on`, async () => {
       const [dying, ...others] = await Promise.all([
         post(server.at(`/behave?do=${how}`), jpeg),
         post(server.at('/behave?do=slow&ms=50'), jpeg),
         post(server.at('/behave?do=slow&ms=50'), jpeg),
       ]);
-      assertError(dying!, 500, 'HX_ERR_WORKER_DIED');
+      assertError(dying!, 500, code);
       for (const other of others) assert.equal(other.status, 200);
       await waitReady(server);
       const results = await Promise.all(Array.from({ length: 6 }, () => post(server.at('/behave'), jpeg)));

@@ -170,7 +170,7 @@ describe('scheduler', () => {
     await Promise.all([b, free]);
   });
 
-  test('aborting removes a queued job with HX_ERR_CLIENT_GONE; a running one finishes', async () => {
+  test('aborting answers HX_ERR_CLIENT_GONE: a queued job leaves, a running one runs on but no longer holds a drain', async () => {
     const { scheduler, held, submit } = setup(1);
     const runningAbort = new AbortController();
     const running = submit('a', { signal: runningAbort.signal });
@@ -179,9 +179,18 @@ describe('scheduler', () => {
     queuedAbort.abort();
     runningAbort.abort();
     await assert.rejects(queued, code('HX_ERR_CLIENT_GONE'));
+    await assert.rejects(running, code('HX_ERR_CLIENT_GONE'));
     assert.equal(scheduler.queued, 0);
+    assert.equal(scheduler.inFlight, 0);
+    await scheduler.idle(3_600_000);
+    // Its executor is still busy with it: the next job waits for it.
+    assert.equal(scheduler.busy, 1);
+    const next = submit('c');
+    assert.equal(scheduler.queued, 1);
     held[0]!.next();
-    assert.equal((await running).ok, true);
+    await flush();
+    held[0]!.next();
+    assert.equal((await next).ok, true);
   });
 
   test('past its deadline a queued job is dropped and a running one answered 503; its executor keeps it', async () => {

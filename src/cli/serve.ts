@@ -69,6 +69,9 @@ export async function startServer(
     maxPixels: config.maxPixels,
     raw: { ...config.raw, stride: config.raw.strideBytes },
     hungAfterMs: config.requestTimeoutMs,
+    faultLimit: config.processorFaultLimit,
+    faultBackoffMs: config.processorFaultBackoffMs,
+    workerMaxMemoryMb: config.workerMaxMemoryMb,
     baseDir: baseDirOf(options.configFile),
   });
   const http = await buildServer({ config, engine, logger });
@@ -153,8 +156,13 @@ export async function startServer(
         // Streams stop taking samples first, so none is refused by the draining engine after it was accepted.
         const grpcClosed = grpc?.close();
         engine.drain();
+        // Connections without an accepted request (idle, half-open, a body still arriving) hold nothing: closed now.
+        http.slots.drain();
         await engine.idle(config.shutdownGraceMs);
-        await Promise.all([grpcClosed, app.close()]);
+        const httpClosed = app.close();
+        // Those that connected during the drain and sent nothing yet.
+        http.slots.drain();
+        await Promise.all([grpcClosed, httpClosed]);
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         await engine.close();
         logger.info('stopped');

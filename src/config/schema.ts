@@ -203,7 +203,8 @@ export const configSchema = {
     headersTimeoutMs: {
       ...ms,
       default: 10_000,
-      description: 'a client must send its headers within this (`408` beyond); at most `bodyTimeoutMs`',
+      description:
+        'a client must send its headers within this (`408` beyond; a connection that sends no request at all is closed), counted from its first byte, and from the connection for its first request; at most `bodyTimeoutMs`',
       env: 'HX_HEADERS_TIMEOUT_MS',
     },
     bodyTimeoutMs: {
@@ -222,8 +223,37 @@ export const configSchema = {
     maxConnections: {
       ...positiveInt,
       default: 1024,
-      description: 'open connections allowed at once; further ones are closed on arrival',
+      description:
+        'open connections allowed at once; a newcomer over it takes the slot of the oldest connection with no request in progress, and is closed on arrival only when every connection is answering one',
       env: 'HX_MAX_CONNECTIONS',
+    },
+    maxConnectionsPerAddress: {
+      ...positiveInt,
+      default: 256,
+      description:
+        'open connections allowed at once from one remote address, with the same rule: one address cannot hold every slot',
+      env: 'HX_MAX_CONNECTIONS_PER_ADDRESS',
+    },
+    processorFaultLimit: {
+      ...positiveInt,
+      default: 3,
+      description:
+        'a route whose processor faults its worker this many times in a row (crashes it, or raises an error no task caught) is paused: `503` `HX_ERR_CAPACITY_CIRCUIT_OPEN` + `Retry-After` while the other routes serve',
+      env: 'HX_PROCESSOR_FAULT_LIMIT',
+    },
+    processorFaultBackoffMs: {
+      ...ms,
+      default: 1000,
+      description:
+        'the first pause of such a route; then one frame is tried, and the pause doubles (up to 60 s) while it faults',
+      env: 'HX_PROCESSOR_FAULT_BACKOFF_MS',
+    },
+    workerMaxMemoryMb: {
+      ...positiveInt,
+      default: 4096,
+      description:
+        'a worker thread holding more than this after a task (JS heap plus buffers outside it) is replaced before its next task',
+      env: 'HX_WORKER_MAX_MEMORY_MB',
     },
     maxHeaderBytes: {
       type: 'integer',
@@ -341,6 +371,13 @@ export const configSchema = {
           default: 'TLSv1.2',
           description: 'oldest TLS version accepted',
           env: 'HX_TLS_MIN_VERSION',
+        },
+        handshakeTimeoutMs: {
+          ...ms,
+          // Node's default is 120 s: long enough for idle sockets to hold every slot.
+          default: 5000,
+          description: 'a client must finish the TLS handshake within this, else the connection is closed',
+          env: 'HX_TLS_HANDSHAKE_TIMEOUT_MS',
         },
       },
     },

@@ -50,13 +50,35 @@ export function admitMedia(
         'image/png, image/bmp or image/x-raw',
     );
   } else media = probeEncoded(body);
-  const pixels = media.width * media.height;
-  if (pixels > limits.maxPixels) {
-    throw new HxError(
-      'HX_ERR_LIMIT_TOO_MANY_PIXELS',
-      `The image is ${media.width}x${media.height} = ${pixels} pixels, over maxPixels (${limits.maxPixels}): scale ` +
-        'frames down in the pipeline or raise maxPixels',
-    );
-  }
+  if (media.width * media.height > limits.maxPixels) throw tooManyPixels(media.width, media.height, limits);
   return media;
+}
+
+/**
+ * What the request says before its body is read: an image/x-raw frame's declared geometry over maxPixels is refused
+ * at once (with `close`: the front end need not read a body it will not use). Anything else waits for the bytes.
+ */
+export function admitDeclared(
+  mediaType: string,
+  rawHints: readonly RawGeometrySource[],
+  limits: AdmissionLimits,
+): void {
+  if (mediaType !== RAW_MEDIA_TYPE) return;
+  const sources = [...rawHints, limits.raw];
+  const pick = (key: 'width' | 'height') =>
+    Number(sources.map((s) => s[key]).find((v) => v !== undefined && v !== '') ?? Number.NaN);
+  const width = pick('width');
+  const height = pick('height');
+  if (Number.isSafeInteger(width) && Number.isSafeInteger(height) && width * height > limits.maxPixels) {
+    throw tooManyPixels(width, height, limits, { connection: 'close' });
+  }
+}
+
+function tooManyPixels(width: number, height: number, limits: AdmissionLimits, headers?: Record<string, string>) {
+  return new HxError(
+    'HX_ERR_LIMIT_TOO_MANY_PIXELS',
+    `The image is ${width}x${height} = ${width * height} pixels, over maxPixels (${limits.maxPixels}): scale ` +
+      'frames down in the pipeline or raise maxPixels',
+    headers === undefined ? undefined : { headers },
+  );
 }

@@ -3,8 +3,9 @@ import type { ProcessorDefinition } from '../contract/processor.js';
 import { HxError } from '../errors.js';
 import { processorOptions } from '../processors/options.js';
 import { loadProcessor, resolveProcessorUrl } from '../processors/registry.js';
-import { type AdmissionLimits, admitMedia } from './admission.js';
+import { type AdmissionLimits, admitDeclared, admitMedia } from './admission.js';
 import { ANNOTATED_MEDIA_TYPE } from './annotate.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } from './executor.js';
 import { parseFilters } from './filters.js';
 import type { WorkerProcessorSpec } from './messages.js';
@@ -12,6 +13,7 @@ import type { MediaInfo, RawGeometrySource } from './probe.js';
 import { type Lane, Scheduler } from './scheduler.js';
 import { TaskRunner } from './task-runner.js';
 
+export { FILTER_KEYS } from './filters.js';
 export type { RawGeometrySource } from './probe.js';
 
 /** Where a route's frames run: on worker threads, on the event loop, or `auto` (the processor's `cheap` says). */
@@ -38,6 +40,12 @@ export interface EngineOptions {
   hungAfterMs?: number;
   /** Where relative processor paths are resolved from (the config file's folder, else the working directory). */
   baseDir?: string;
+  /** A route whose processor faults its executor this many times in a row is paused (circuit breaker). */
+  faultLimit?: number;
+  /** The first pause; it doubles while the trial frame after it faults too, up to a minute. */
+  faultBackoffMs?: number;
+  /** A worker holding more than this (MB) after a task is replaced before its next one. */
+  workerMaxMemoryMb?: number;
 }
 
 /** One frame, as any front end hands it over: bytes plus what the protocol said about them. */
@@ -60,6 +68,8 @@ export interface InferRequest {
   /** Absolute deadline, performance.now() ms. */
   deadline: number;
   signal?: AbortSignal;
+  /** Called when the frame leaves the queue for an executor. */
+  onStart?: () => void;
 }
 
 export interface InferOutcome {
@@ -95,6 +105,10 @@ export interface EngineEvents {
   fatal: [HxError];
   /** A frame was answered: for viewers (the console). The bytes come only for the streams `watchFrames` wants. */
   answered: [AnsweredFrame];
+  /** A route's processor faulted its executor (for the log). */
+  'processor-fault': [{ route: string; detail: string }];
+  /** A route's circuit breaker opened: its frames are refused for `backoffMs`. */
+  'circuit-open': [{ route: string; backoffMs: number }];
 }
 
 export interface AnsweredFrame {
@@ -133,13 +147,24 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   private readonly limits: AdmissionLimits;
   private readonly workerCount: number;
   private frameWanted: ((route: string, stream: string) => boolean) | undefined;
+  private readonly breaker: CircuitBreaker;
 
   private constructor(plan: readonly PlannedRoute[], options: EngineOptions) {
     super();
+    this.breaker = new CircuitBreaker({
+      failures: options.faultLimit ?? 3,
+      backoffMs: options.faultBackoffMs ?? 1000,
+      maxBackoffMs: 60_000,
+      onOpen: (route, backoffMs) => this.emit('circuit-open', { route, backoffMs }),
+    });
     const events: ExecutorEvents = {
       ready: (executor) => this.scheduler.executorReady(executor),
       exited: (workerId, reason) => this.emit('worker-exit', { workerId, reason }),
       fatal: (error) => this.emit('fatal', error),
+      fault: (route, detail) => {
+        this.emit('processor-fault', { route, detail });
+        this.breaker.fault(route);
+      },
     };
     const lanes = new Map<LaneName, Lane>();
     const runsOn = (p: PlannedRoute, name: LaneName) => p.lane === name || (name === 'workers' && p.split);
@@ -150,7 +175,10 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       const executors =
         name === 'inline'
           ? [new InlineExecutor(specs, events)]
-          : Array.from({ length: Math.max(1, options.workers) }, (_, id) => new WorkerExecutor(id, specs, events));
+          : Array.from(
+              { length: Math.max(1, options.workers) },
+              (_, id) => new WorkerExecutor(id, specs, events, options.workerMaxMemoryMb),
+            );
       lanes.set(name, { name, executors });
     }
     this.routes = new Map(
@@ -251,11 +279,43 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     );
   }
 
+  /**
+   * The refusal a frame for `route` would get now whatever its bytes (draining, its route paused, the queue full),
+   * for a front end to answer before it reads the body: under overload, refusing costs a head, not a frame.
+   */
+  refusalBeforeBody(route: string): HxError | undefined {
+    const entry = this.routes.get(route);
+    if (entry === undefined) return undefined;
+    if (this.scheduler.isDraining) return this.scheduler.capacityError('HX_ERR_CAPACITY_DRAINING', entry.lane);
+    const paused = this.breaker.refusal(route, false);
+    if (paused !== undefined) {
+      return new HxError('HX_ERR_CAPACITY_CIRCUIT_OPEN', undefined, { headers: { 'retry-after': String(paused) } });
+    }
+    const overflow = entry.workers === undefined ? undefined : entry.workers === entry.lane ? undefined : entry.workers;
+    if (this.scheduler.isFull(entry.lane, overflow)) {
+      return this.scheduler.capacityError('HX_ERR_CAPACITY_QUEUE_FULL', entry.lane);
+    }
+    return undefined;
+  }
+
+  /**
+   * Checks what a request declares before its body is read (the front end calls it as soon as the headers are in):
+   * throws the error the frame would get anyway, so a body that cannot be served is not read.
+   */
+  admitDeclared(route: string, mediaType: string, rawHints: readonly RawGeometrySource[]): void {
+    if (!this.routes.has(route)) return;
+    admitDeclared(mediaType, rawHints, this.limits);
+  }
+
   async infer(request: InferRequest): Promise<InferOutcome> {
     const entry = this.routes.get(request.route);
     if (entry === undefined) throw new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.route}`);
     // Draining comes first: a client refused for it should go elsewhere, whatever its frame.
     if (this.scheduler.isDraining) throw this.scheduler.capacityError('HX_ERR_CAPACITY_DRAINING', entry.lane);
+    const paused = this.breaker.refusal(request.route);
+    if (paused !== undefined) {
+      throw new HxError('HX_ERR_CAPACITY_CIRCUIT_OPEN', undefined, { headers: { 'retry-after': String(paused) } });
+    }
     const media = admitMedia(request.body, request.mediaType, request.rawHints ?? [], this.limits);
     // Parsed once, here, and carried with the job: a malformed filter is answered before any queue wait.
     const filters = parseFilters(request.query);
@@ -283,8 +343,13 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
         affinity: entry.stateful ? `${request.route}\n${stream}` : undefined,
         deadline: request.deadline,
         signal: request.signal,
+        onStart: request.onStart,
       },
     );
+    // Any answer that did not fault the executor (faults arrive as executor events) closes the route's breaker.
+    if (result.ok || result.error.code !== 'HX_ERR_PROCESSOR_FAILED' || result.detail === undefined) {
+      this.breaker.success(request.route);
+    }
     if (!result.ok) throw HxError.fromPlain(result.error);
     const image = result.image
       ? { mediaType: result.image.mediaType, bytes: new Uint8Array(result.image.bytes) }

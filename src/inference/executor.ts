@@ -38,6 +38,8 @@ export interface ExecutorEvents {
   exited(workerId: number, reason: string): void;
   /** Replacements kept failing to start: the server cannot serve this lane any more. */
   fatal(error: HxError): void;
+  /** A job of route `key` faulted its executor (crashed the worker, or raised an error no task caught). */
+  fault(key: string, detail: string): void;
 }
 
 /** Consecutive failed starts of a replacement after which a worker is given up (and the server stops). */
@@ -53,11 +55,17 @@ export class WorkerExecutor implements Executor {
   private isReady = false;
   private closed = false;
   private nextId = 1;
-  private current: { id: number; resolve: (r: JobResult) => void; reject: (e: HxError) => void } | undefined;
+  private current:
+    | { id: number; key: string; resolve: (r: JobResult) => void; reject: (e: HxError) => void }
+    | undefined;
+  /** The route of recent task ids, to attribute an uncaught error raised after its task was answered. */
+  private readonly recent = new Map<number, string>();
   private restartFailures = 0;
+  private readonly maxMemoryBytes: number;
 
-  constructor(id: number, processors: readonly WorkerProcessorSpec[], events: ExecutorEvents) {
+  constructor(id: number, processors: readonly WorkerProcessorSpec[], events: ExecutorEvents, maxMemoryMb = 4096) {
     this.id = id;
+    this.maxMemoryBytes = maxMemoryMb * 2 ** 20;
     this.processors = processors;
     this.events = events;
   }
@@ -67,7 +75,11 @@ export class WorkerExecutor implements Executor {
   }
 
   start(): Promise<void> {
-    const init: WorkerInit = { workerId: this.id, processors: [...this.processors] };
+    const init: WorkerInit = {
+      workerId: this.id,
+      processors: [...this.processors],
+      maxMemoryBytes: this.maxMemoryBytes,
+    };
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: init,
       // A runaway processor must not take the whole process's memory.
@@ -87,11 +99,19 @@ export class WorkerExecutor implements Executor {
           this.worker = undefined;
           const error = HxError.fromPlain(message.error);
           reject(new HxError(error.code, `worker ${this.id}: ${error.message}`, { cause: message.detail }));
+        } else if (message.type === 'fault') {
+          const key = message.id === undefined ? undefined : this.recent.get(message.id);
+          if (key !== undefined) this.events.fault(key, message.detail);
+          // Nothing is running (else the worker answers it first and asks to be replaced then).
+          if (this.current === undefined) this.recycle('an uncaught error in a processor');
         } else if (this.current !== undefined && this.current.id === message.id) {
-          const { resolve: done } = this.current;
+          const { resolve: done, key } = this.current;
           this.current = undefined;
-          const { type: _type, id: _id, ...result } = message;
-          done(result);
+          const { type: _type, id: _id, recycle, ...result } = message;
+          if (recycle === 'an uncaught error in a processor' && !result.ok) this.events.fault(key, result.detail ?? '');
+          done(result as JobResult);
+          // Between tasks: the answer is delivered, the next job waits for the replacement.
+          if (recycle !== undefined) this.recycle(recycle);
         }
       });
       worker.on('error', (error) => this.events.exited(this.id, String(error?.stack ?? error)));
@@ -118,7 +138,9 @@ export class WorkerExecutor implements Executor {
       byteLength: body.byteLength,
     };
     return new Promise<JobResult>((resolve, reject) => {
-      this.current = { id: message.id, resolve, reject };
+      this.current = { id: message.id, key: job.key, resolve, reject };
+      this.recent.set(message.id, job.key);
+      if (this.recent.size > 64) this.recent.delete(this.recent.keys().next().value!);
       worker.postMessage(message, [message.body]);
     });
   }
@@ -153,6 +175,7 @@ export class WorkerExecutor implements Executor {
 
   private replace(reason: string): void {
     this.isReady = false;
+    if (this.current !== undefined) this.events.fault(this.current.key, reason);
     this.current?.reject(new HxError('HX_ERR_WORKER_DIED'));
     this.current = undefined;
     if (this.closed) return;

@@ -11,13 +11,25 @@ export interface InferenceFilters {
   objects?: ReadonlySet<string>;
 }
 
+/** The query parameters the filters read. */
+export const FILTER_KEYS = ['confidence', 'object'] as const;
+const DECIMAL = /^(?:\d+\.?\d*|\.\d+)$/;
+
 /** Reads the filters from the query; a malformed value is the client's error (400), never silently ignored. */
 export function parseFilters(query: Readonly<Record<string, string>>): InferenceFilters {
+  for (const key of Object.keys(query)) {
+    // `confidence[]=` or `object[x]=`: a filter spelled in a form we do not read must not be ignored silently.
+    const base = key.split('[')[0];
+    if (key !== base && FILTER_KEYS.some((k) => k === base)) {
+      throw new HxError('HX_ERR_HTTP_BAD_QUERY', `?${key}: give ${base} once, as ?${base}=`);
+    }
+  }
   const filters: InferenceFilters = {};
   const confidence = query.confidence;
   if (confidence !== undefined) {
     const value = Number(confidence);
-    if (confidence.trim() === '' || !(value >= 0 && value <= 1)) {
+    // Plain decimals only: Number() also reads "0x1", "1e-1" and " .5 ".
+    if (!DECIMAL.test(confidence) || !(value >= 0 && value <= 1)) {
       throw new HxError('HX_ERR_HTTP_BAD_QUERY', `?confidence must be a number from 0 to 1, got "${confidence}"`);
     }
     filters.minConfidence = value;

@@ -15,6 +15,8 @@ export interface WorkerProcessorSpec {
 export interface WorkerInit {
   workerId: number;
   processors: WorkerProcessorSpec[];
+  /** Past this much memory (JS heap plus buffers outside it) after a task, the worker asks to be replaced. */
+  maxMemoryBytes: number;
 }
 
 export interface TaskMessage {
@@ -55,9 +57,12 @@ export type TaskOutcome =
     }
   | { ok: false; error: PlainError /** internal detail for logs only, never sent to a client */; detail?: string };
 
-export type ResultMessage = { type: 'result'; id: number; timings: WorkerTimings } & TaskOutcome;
+/** `recycle`: why the worker must be replaced once this answer is delivered (memory, an uncaught error). */
+export type ResultMessage = { type: 'result'; id: number; timings: WorkerTimings; recycle?: string } & TaskOutcome;
 
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'init-failed'; error: PlainError; detail?: string }
-  | ResultMessage;
+  | ResultMessage
+  /** An error no task caught, attributed to the task whose code raised it (id), with no task running now. */
+  | { type: 'fault'; id: number | undefined; detail: string };

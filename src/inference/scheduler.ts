@@ -22,8 +22,14 @@ export interface Submission {
   affinity: string | undefined;
   /** Absolute deadline (performance.now() ms, or the `now` clock given). */
   deadline: number;
-  /** Aborting removes a queued job; a running one finishes and its result is dropped. */
+  /**
+   * Aborting (the client went away) answers the job HX_ERR_CLIENT_GONE at once: a queued one leaves the queue, a
+   * running one runs on (its executor stays busy) but no longer counts as in flight, so a drain does not wait for an
+   * answer nobody will read.
+   */
   signal: AbortSignal | undefined;
+  /** Called when the job leaves the queue for an executor (the front end's stage becomes `process`). */
+  onStart?: (() => void) | undefined;
 }
 
 export type ScheduledResult = JobResult & { queueMs: number };
@@ -44,6 +50,7 @@ interface Pending {
   hungTimer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  onStart: (() => void) | undefined;
   settled: boolean;
 }
 
@@ -139,6 +146,15 @@ export class Scheduler {
     return seconds;
   }
 
+  /** A job for `lane` submitted now would be refused HX_ERR_CAPACITY_QUEUE_FULL (no free executor, queue full). */
+  isFull(lane: Lane, overflow?: Lane): boolean {
+    if (this.queue.length < this.options.maxQueued) return false;
+    return (
+      this.freeExecutor(lane, undefined) === undefined &&
+      (overflow === undefined || this.freeExecutor(overflow, undefined) === undefined)
+    );
+  }
+
   capacityError(code: CapacityCode, lane?: Lane): HxError {
     return new HxError(code, undefined, { headers: { 'retry-after': String(this.retryAfterSeconds(lane)) } });
   }
@@ -174,11 +190,13 @@ export class Scheduler {
         hungTimer: undefined,
         signal: submission.signal,
         onAbort: undefined,
+        onStart: submission.onStart,
         settled: false,
       };
       if (submission.signal !== undefined) {
         pending.onAbort = () => {
-          if (this.removeQueued(pending)) this.fail(pending, new HxError('HX_ERR_CLIENT_GONE'));
+          this.removeQueued(pending);
+          this.fail(pending, new HxError('HX_ERR_CLIENT_GONE'));
         };
         submission.signal.addEventListener('abort', pending.onAbort, { once: true });
       }
@@ -255,6 +273,7 @@ export class Scheduler {
   private dispatch(executor: Executor, pending: Pending): void {
     this.running.set(executor, pending);
     pending.startedAt = this.now();
+    pending.onStart?.();
     executor.run(pending.job).then(
       (result) => this.completed(executor, pending, result),
       (error: unknown) => this.completed(executor, pending, error as HxError),

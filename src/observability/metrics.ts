@@ -34,6 +34,8 @@ export class Metrics {
   private readonly duration: Histogram<'route'>;
   private readonly inferences: Counter<'processor' | 'type' | 'label'>;
   private readonly rejected: Counter<'reason'>;
+  private readonly connectionsClosed: Counter<'reason'>;
+  private readonly clientsGone: Counter<'stage'>;
 
   constructor(pool: PoolGauges) {
     collectDefaultMetrics({ register: this.registry, prefix: 'httpextension_' });
@@ -67,6 +69,18 @@ export class Metrics {
       name: 'httpextension_rejected_requests_total',
       help: 'Requests refused, by reason (error code)',
       labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.connectionsClosed = new Counter({
+      name: 'httpextension_connections_closed_total',
+      help: 'Connections the server closed itself: evicted (idle, for a newcomer), refused-address, refused-full, drain',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.clientsGone = new Counter({
+      name: 'httpextension_client_disconnects_total',
+      help: 'Requests whose client closed the connection before the answer, by stage: receive, queue, process',
+      labelNames: ['stage'],
       registers: [this.registry],
     });
     const gauge = (name: string, help: string, read: () => number): void => {
@@ -104,6 +118,14 @@ export class Metrics {
     this.requests.inc({ route: fields.route, method: fields.method, status: String(fields.status) });
     this.duration.observe({ route: fields.route }, fields.durationSeconds);
     if (fields.code !== undefined) this.rejected.inc({ reason: fields.code });
+  }
+
+  observeConnectionClosed(reason: string): void {
+    this.connectionsClosed.inc({ reason });
+  }
+
+  observeClientGone(stage: string): void {
+    this.clientsGone.inc({ stage });
   }
 
   observeStage(stage: Stage, processor: string, seconds: number): void {

@@ -4,9 +4,12 @@ import { defineProcessor } from '../../src/contract/processor.js';
 
 /**
  * Test double driven by the query: ?do=throw | crash | crash-async | empty | invalid | slow&ms=N | spin&ms=N |
- * hold&until=FILE (runs until the test creates FILE: a release that works across threads) | ok.
+ * hold&until=FILE (runs until the test creates FILE: a release that works across threads) | throw-later&until=FILE
+ * (answers, then throws from a timer once FILE exists) | hog&mb=N (keeps N MB of Buffers) | ok.
  * Implements the real processor interface, so the pool and the front end are tested as they run in production.
  */
+const hogged: Buffer[] = [];
+
 export default defineProcessor<Record<string, never>>({
   name: 'behave',
   description: 'misbehaves on request (tests only)',
@@ -23,6 +26,19 @@ export default defineProcessor<Record<string, never>>({
             throw new Error('uncaught in worker');
           }, 0);
           await sleep(1000);
+          break;
+        case 'throw-later': {
+          // Returns at once, and throws from a timer once the test creates FILE: while another task runs.
+          const timer = setInterval(() => {
+            if (!existsSync(String(request.query.until))) return;
+            clearInterval(timer);
+            throw new Error('uncaught, long after its task');
+          }, 5);
+          break;
+        }
+        case 'hog':
+          // Memory outside the JS heap, kept: what workerMaxMemoryMb bounds.
+          hogged.push(Buffer.alloc(Number(request.query.mb ?? 64) * 2 ** 20, 1));
           break;
         case 'empty':
           return [];

@@ -20,10 +20,15 @@ export function verifyBasic(authorization: string | undefined, users: readonly A
   return ok;
 }
 
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 /** The credentials after `<scheme> ` in an Authorization header (scheme compared case-insensitively). */
 export function schemeValue(authorization: string | undefined, scheme: string): string | undefined {
   if (authorization === undefined) return undefined;
   const space = authorization.indexOf(' ');
   if (space < 0 || authorization.slice(0, space).toLowerCase() !== scheme) return undefined;
-  return authorization.slice(space + 1).trim();
+  const value = authorization.slice(space + 1).trim();
+  // RFC 9110 token68 (Basic's base64, Bearer's b64token): one credential. Anything else, e.g. a second scheme after a
+  // comma ("Basic x, Digest ..."), is refused rather than decoded leniently.
+  return TOKEN68.test(value) ? value : undefined;
 }

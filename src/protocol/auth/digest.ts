@@ -27,10 +27,14 @@ export class DigestVerifier {
     return this.options.now?.() ?? Date.now();
   }
 
+  private opaque(): string {
+    return createHmac('sha256', this.options.secret).update('opaque').digest('hex').slice(0, 32);
+  }
+
   /** One WWW-Authenticate value per algorithm, preferred first (SHA-256). */
   challenges(stale = false): string[] {
     const nonce = this.issueNonce();
-    const opaque = createHmac('sha256', this.options.secret).update('opaque').digest('hex').slice(0, 32);
+    const opaque = this.opaque();
     return this.options.algorithms.map(
       (algorithm) =>
         `Digest realm="${this.options.realm}", qop="auth", algorithm=${algorithm}, nonce="${nonce}", ` +
@@ -48,6 +52,8 @@ export class DigestVerifier {
     if (qop !== 'auth' || !nc || !cnonce || !/^[0-9a-f]{8}$/i.test(nc)) return 'invalid';
     if (!this.options.algorithms.some((a) => a === algorithm)) return 'invalid';
     if (uri !== requestUri) return 'invalid';
+    // RFC 7616 section 3.3: the client returns the opaque value unchanged; anything else was not our challenge.
+    if (params.opaque !== this.opaque()) return 'invalid';
     const issued = this.checkNonce(nonce);
     if (issued === 'invalid') return 'invalid';
     const hash = (s: string) =>

@@ -39,7 +39,7 @@ export function readBody(stream: IncomingMessage, maxBytes: number): Promise<Uin
     };
     const onError = (error: Error): void => {
       cleanup();
-      reject(new HxError('HX_ERR_HTTP_BAD_REQUEST', 'The request body was interrupted', { cause: error }));
+      reject(new HxError('HX_ERR_CLIENT_GONE', 'The request body was interrupted', { cause: error }));
     };
     const onAborted = (): void => onError(new Error('aborted'));
     const cleanup = (): void => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/defaults.js';
 import { HxError, isHxError } from '../../errors.js';
-import type { InferenceEngine } from '../../inference/engine.js';
+import { FILTER_KEYS, type InferenceEngine, type RawGeometrySource } from '../../inference/engine.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { parseMediaType } from './media-type.js';
 import { replyError } from './reply-error.js';
@@ -13,6 +13,21 @@ const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as co
  * The inference routes: POST hands the body and what the headers and query say about it to the engine and answers
  * its outcome (200 JSON, 200 image, 204 for no result); every other method is 405.
  */
+/** The query as one string per key; a filter given twice is ambiguous, so refused. */
+export function flattenQuery(query: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (query !== null && typeof query === 'object') {
+    for (const [key, value] of Object.entries(query as Record<string, unknown>)) {
+      if (Array.isArray(value) && value.length > 1 && FILTER_KEYS.some((k) => k === key)) {
+        throw new HxError('HX_ERR_HTTP_BAD_QUERY', `?${key} is given ${value.length} times: give it once`);
+      }
+      const first = Array.isArray(value) ? value[0] : value;
+      if (typeof first === 'string') out[key] = first;
+    }
+  }
+  return out;
+}
+
 export function installInferenceRoutes(
   app: FastifyInstance,
   config: Readonly<Config>,
@@ -39,7 +54,6 @@ export function installInferenceRoutes(
     const body = request.body instanceof Uint8Array ? request.body : new Uint8Array(0);
     const query = flattenQuery(request.query);
     const declared = parseMediaType(request.headers['content-type']);
-    const h = request.headers;
     const controller = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort();
@@ -51,16 +65,7 @@ export function installInferenceRoutes(
         route: path,
         body,
         mediaType: declared.essence,
-        rawHints: [
-          declared.params,
-          query,
-          {
-            width: header(h['x-raw-width']),
-            height: header(h['x-raw-height']),
-            format: header(h['x-raw-format']),
-            stride: header(h['x-raw-stride']),
-          },
-        ],
+        rawHints: rawHintsOf(request, declared.params, query),
         query,
         stream: extras.stream,
         origin: request.ip,
@@ -68,6 +73,9 @@ export function installInferenceRoutes(
         requestId: request.id,
         deadline: state.startedAt + config.requestTimeoutMs,
         signal: controller.signal,
+        onStart: () => {
+          state.stage = 'process';
+        },
       });
     } catch (error) {
       // Connection: close sends a draining server's clients to another instance with their next frame.
@@ -87,17 +95,25 @@ export function installInferenceRoutes(
   }
 }
 
-function header(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** Raw geometry from the request, in precedence order: Content-Type parameters, query, X-Raw-* headers. */
+export function rawHintsOf(
+  request: FastifyRequest,
+  params: Readonly<Record<string, string>>,
+  query: Readonly<Record<string, string>>,
+): RawGeometrySource[] {
+  const h = request.headers;
+  return [
+    params,
+    query,
+    {
+      width: header(h['x-raw-width']),
+      height: header(h['x-raw-height']),
+      format: header(h['x-raw-format']),
+      stride: header(h['x-raw-stride']),
+    },
+  ];
 }
 
-function flattenQuery(query: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (query !== null && typeof query === 'object') {
-    for (const [key, value] of Object.entries(query as Record<string, unknown>)) {
-      const first = Array.isArray(value) ? value[0] : value;
-      if (typeof first === 'string') out[key] = first;
-    }
-  }
-  return out;
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { type Metrics, STAGES } from '../../observability/metrics.js';
 
 /** Per-request facts gathered along the stages, for the response, the log line and metrics. */
 export interface RequestState {
   startedAt: number;
+  /** Where the request is, for a client that goes away: its body arriving, waiting for an executor, or running. */
+  stage: 'receive' | 'queue' | 'process';
   receiveMs?: number;
   bytes?: number;
   code?: string;
@@ -26,9 +28,28 @@ declare module 'fastify' {
  */
 export function installRequestLog(app: FastifyInstance, metrics: Metrics, logger: FastifyBaseLogger): void {
   app.decorateRequest('hx', null as unknown as RequestState);
-  app.addHook('onRequest', async (request) => {
-    request.hx = { startedAt: performance.now() };
+  app.addHook('onRequest', async (request, reply) => {
+    request.hx = { startedAt: performance.now(), stage: 'receive' };
+    // A client that closed its connection before its answer was written: logged and counted with its stage.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) clientGone(request);
+    });
   });
+  const clientGone = (request: FastifyRequest): void => {
+    const s = request.hx;
+    metrics.observeClientGone(s.stage);
+    request.log.warn(
+      {
+        reqId: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? request.url.split('?')[0],
+        stage: s.stage,
+        code: 'HX_ERR_CLIENT_GONE',
+        durationMs: round(performance.now() - s.startedAt),
+      },
+      'client gone',
+    );
+  };
   app.addHook('onResponse', async (request, reply) => {
     const s = request.hx;
     if (s === null || s === undefined) return;

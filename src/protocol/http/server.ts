@@ -11,8 +11,10 @@ import { VERSION } from '../../version.js';
 import { installAuth } from './auth-hook.js';
 import { readBody } from './body.js';
 import { clientErrorAnswerer } from './client-error.js';
+import { ConnectionSlots } from './connection-slots.js';
 import { CONSOLE_PATHS, installConsole, sendConsolePage, wantsPage } from './console.js';
-import { installInferenceRoutes } from './inference-route.js';
+import { flattenQuery, installInferenceRoutes, rawHintsOf } from './inference-route.js';
+import { parseMediaType } from './media-type.js';
 import { replyError } from './reply-error.js';
 import { installRequestLog } from './request-log.js';
 import { listenerOptions, readTlsFiles } from './tls.js';
@@ -30,6 +32,7 @@ const SAFE_ID = /^[\x21-\x7e]{1,128}$/;
 export interface HttpServer {
   app: FastifyInstance;
   metrics: Metrics;
+  slots: ConnectionSlots;
   /** Re-reads the TLS certificate, key and CA files; new connections use them, open ones keep theirs. */
   reloadTls(): void;
 }
@@ -66,14 +69,34 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
-  app.server.maxConnections = config.maxConnections;
+  const slots = new ConnectionSlots(
+    app.server,
+    {
+      max: config.maxConnections,
+      perAddress: config.maxConnectionsPerAddress,
+      firstRequestMs: config.headersTimeoutMs,
+    },
+    (reason) => metrics.observeConnectionClosed(reason),
+  );
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined) {
+      try {
+        const declared = parseMediaType(request.headers['content-type']);
+        const query = flattenQuery(request.query);
+        engine.admitDeclared(route, declared.essence, rawHintsOf(request, declared.params, query));
+      } catch (error) {
+        done(error as Error, undefined);
+        return;
+      }
+    }
     const t = performance.now();
     readBody(payload, config.maxBodyBytes).then(
       (body) => {
         request.hx.receiveMs = performance.now() - t;
+        request.hx.stage = 'queue';
         request.hx.bytes = body.byteLength;
         done(null, body);
       },
@@ -87,9 +110,15 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   });
   installAuth(app, config, metricsPath, config.console.enabled ? CONSOLE_PATHS : []);
   app.setErrorHandler((error, request, reply) => replyError(reply, request, error));
-  app.setNotFoundHandler((request, reply) =>
-    replyError(reply, request, new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.url.split('?')[0]}`)),
-  );
+  const routePaths = new Set(config.routes.map((r) => r.path));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    // A method Fastify routes no handler for (TRACE, PROPFIND, ...) at an inference route is 405, as at any other.
+    const error = routePaths.has(path)
+      ? new HxError('HX_ERR_HTTP_METHOD_NOT_ALLOWED', `Use POST at ${path}`, { headers: { allow: 'POST' } })
+      : new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${path}`);
+    return replyError(reply, request, error);
+  });
 
   if (metricsPath !== undefined) {
     app.get(metricsPath, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
@@ -120,10 +149,27 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     const code = state.draining ? 'HX_ERR_CAPACITY_DRAINING' : 'HX_ERR_CAPACITY_NOT_READY';
     return replyError(reply, request, new HxError(code, undefined, { headers: { 'retry-after': '1' } }));
   });
+  // After auth: an overloaded server refuses a frame from its head, before reading (or buffering) the body; the
+  // connection is closed since the unread body would otherwise have to be read to keep it.
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url;
+    if (request.method !== 'POST' || route === undefined || !routePaths.has(route)) return;
+    const refusal = engine.refusalBeforeBody(route);
+    if (refusal !== undefined) {
+      throw new HxError(refusal.code, refusal.message, { headers: { ...refusal.headers, connection: 'close' } });
+    }
+  });
   installInferenceRoutes(app, config, engine, metrics);
   if (config.console.enabled) installConsole(app, config, engine, metrics);
 
   engine.on('worker-exit', ({ workerId, reason }) => app.log.error({ workerId, reason }, 'worker stopped'));
+  engine.on('processor-fault', ({ route, detail }) => app.log.error({ route, detail }, 'processor fault'));
+  engine.on('circuit-open', ({ route, backoffMs }) =>
+    app.log.error(
+      { route, backoffMs, code: 'HX_ERR_CAPACITY_CIRCUIT_OPEN' },
+      'route paused: its processor keeps faulting',
+    ),
+  );
   engine.on('task-error-detail', ({ requestId, code, detail }) =>
     app.log.error({ reqId: requestId, code, detail }, 'processor error'),
   );
@@ -131,6 +177,7 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
   return {
     app,
     metrics,
+    slots,
     reloadTls: () => {
       if (config.tls.certFile === undefined) return;
       (app.server as unknown as { setSecureContext(options: SecureContextOptions): void }).setSecureContext(

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteConfig } from '../../config/defaults.js';
+import { HxError } from '../../errors.js';
 
 /** The header a client may use instead of `?stream=` to say which video stream a frame belongs to. */
 export const STREAM_HEADER = 'x-stream-id';
@@ -18,7 +19,9 @@ export function taskExtras(
 ): { stream: string; image: boolean } {
   const header = headers[STREAM_HEADER];
   const named = query.stream ?? (Array.isArray(header) ? header[0] : header) ?? '';
-  const stream = SAFE_STREAM.test(named) ? named : '';
+  // Refused, not merged into the shared stream: two cameras' frames would be compared with each other.
+  if (named !== '' && !SAFE_STREAM.test(named)) throw new HxError('HX_ERR_HTTP_BAD_STREAM');
+  const stream = named;
   const route = routes.find((r) => r.path === key);
   return { stream, image: route?.annotate === true || prefersJpeg(headers.accept) };
 }

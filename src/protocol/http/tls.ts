@@ -40,5 +40,6 @@ export function listenerOptions(config: Readonly<Config>): { https: object } | {
     // How often Node checks the two timeouts above (its default, 30 s, would let a slow client linger).
     connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
   };
-  return config.tls.certFile !== undefined ? { https: { ...readTlsFiles(config.tls), ...options } } : { http: options };
+  if (config.tls.certFile === undefined) return { http: options };
+  return { https: { ...readTlsFiles(config.tls), handshakeTimeout: config.tls.handshakeTimeoutMs, ...options } };
 }

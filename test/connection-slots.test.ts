@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { before, describe, test } from 'node:test';
+import { Agent, request } from 'undici';
+import { VERSION } from '../src/version.js';
+import { makePki, type TestPki } from './helpers/certs.js';
+import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
+import { checkWellFormed, fixture } from './helpers/http.js';
+
+const jpeg = fixture('frames/messi_416.jpg');
+const IDLE = 2000;
+
+/**
+ * Opens `n` TCP connections that never send a byte (nor a TLS ClientHello); resolves once each has connected (or
+ * already been closed: the server may evict early ones while later ones connect). `signal` (the test's) ends every
+ * wait, so that a test that times out still reaches its `finally` and stops its server.
+ */
+async function holdIdle(
+  port: number,
+  n: number,
+  signal: AbortSignal,
+): Promise<{ sockets: Socket[]; allClosed: Promise<unknown> }> {
+  const sockets: Socket[] = [];
+  const closed: Array<Promise<unknown>> = [];
+  // In batches: a burst of 2,000 SYNs would overflow the listen backlog (511).
+  for (let i = 0; i < n; i += 100) {
+    const batch = Array.from({ length: Math.min(100, n - i) }, () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      // Read, or the server's FIN is never noticed: a paused socket stays in CLOSE-WAIT without 'end' or 'close'.
+      socket.resume();
+      sockets.push(socket);
+      const close = once(socket, 'close', { signal });
+      closed.push(close);
+      return Promise.race([once(socket, 'connect', { signal }), close]);
+    });
+    await Promise.all(batch);
+  }
+  return { sockets, allClosed: Promise.all(closed) };
+}
+
+async function answer(url: string, dispatcher: Agent, path: string, body?: Buffer): Promise<number> {
+  const response = await request(`${url}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    ...(body === undefined ? {} : { body, headers: { 'content-type': 'image/jpeg' } }),
+    dispatcher,
+  });
+  const text = await response.body.text();
+  if (body === undefined) assert.deepEqual(JSON.parse(text), { status: 'live', version: VERSION });
+  else checkWellFormed({ status: response.statusCode, headers: response.headers, text, json: undefined });
+  return response.statusCode;
+}
+
+function counter(text: string, reason: string): number {
+  const match = new RegExp(`^httpextension_connections_closed_total\\{reason="${reason}"\\} (\\S+)$`, 'm').exec(text);
+  return match === null ? 0 : Number(match[1]);
+}
+
+/**
+ * 2,000 idle connections against each port: health and a real frame are still answered (the idle ones give up their
+ * slots), and every idle one is closed, by eviction or by the short header / handshake timeout (Node's own TLS
+ * handshake timeout is 120 s, past this test's timeout).
+ */
+async function assertIdleCannotDeny(server: CliServer, dispatcher: Agent, signal: AbortSignal): Promise<void> {
+  const idle = await holdIdle(server.port, IDLE, signal);
+  try {
+    assert.equal(await answer(server.url, dispatcher, '/health/live'), 200);
+    assert.equal(await answer(server.url, dispatcher, '/score', jpeg), 200);
+    await idle.allClosed;
+    const metrics = await (await request(`${server.url}/metrics`, { dispatcher })).body.text();
+    assert.ok(counter(metrics, 'evicted') >= 1, 'some idle connections were evicted for newcomers');
+    assert.equal(counter(metrics, 'refused-full') + counter(metrics, 'refused-address'), 0);
+  } finally {
+    for (const socket of idle.sockets) socket.destroy();
+    await dispatcher.close();
+  }
+}
+
+describe('connection slots', () => {
+  let pki: TestPki;
+  before(() => {
+    pki = makePki();
+  });
+
+  test('plain HTTP: 2,000 idle connections (over maxConnections) cannot lock out health or frames', {
+    timeout: 60_000,
+  }, async (t) => {
+    // The per-address cap raised above the idle count, so that the global slots are the ones that fill.
+    const server = await startCli(['--workers', '1', ...SCORE_ONLY], {
+      HX_HEADERS_TIMEOUT_MS: '1500',
+      HX_MAX_CONNECTIONS_PER_ADDRESS: '4096',
+    });
+    try {
+      await assertIdleCannotDeny(server, new Agent({ connections: 1 }), t.signal);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
+  test('TLS: 2,000 connections that never send a ClientHello (over the per-address cap) cannot lock out clients', {
+    timeout: 60_000,
+  }, async (t) => {
+    const server = await startCli(
+      ['--workers', '1', ...SCORE_ONLY, '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey],
+      { HX_TLS_HANDSHAKE_TIMEOUT_MS: '1500' },
+    );
+    try {
+      const dispatcher = new Agent({ connections: 1, connect: { rejectUnauthorized: false } });
+      await assertIdleCannotDeny(server, dispatcher, t.signal);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
