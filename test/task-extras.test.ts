@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULTS } from '../src/config/defaults.js';
+import { HxError } from '../src/errors.js';
 import { prefersJpeg, taskExtras } from '../src/protocol/http/task-extras.js';
 
 describe('task extras: stream key and annotated answers', () => {
@@ -16,14 +17,21 @@ describe('task extras: stream key and annotated answers', () => {
     assert.equal(prefersJpeg('image/jpeg;q=0'), false);
   });
 
-  it('the stream comes from ?stream=, else x-stream-id; unsafe ids are ignored', () => {
+  it('the stream comes from ?stream=, else x-stream-id; an unsafe id is refused, never merged into another', () => {
     const routes = DEFAULTS.routes;
     assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, { stream: 'q' }), {
       stream: 'q',
       image: false,
     });
     assert.deepEqual(taskExtras(routes, '/motion', { 'x-stream-id': 'h' }, {}), { stream: 'h', image: false });
-    assert.deepEqual(taskExtras(routes, '/motion', {}, { stream: 'a b' }), { stream: '', image: false });
+    for (const unsafe of ['a b', 'x'.repeat(129), 'tab\there']) {
+      assert.throws(
+        () => taskExtras(routes, '/motion', {}, { stream: unsafe }),
+        (e: unknown) => e instanceof HxError && e.code === 'HX_ERR_HTTP_BAD_STREAM' && e.status === 400,
+        JSON.stringify(unsafe),
+      );
+    }
+    assert.deepEqual(taskExtras(routes, '/motion', {}, {}), { stream: '', image: false });
   });
 
   it('the default /annotate route always renders; /detect renders when asked by Accept', () => {
