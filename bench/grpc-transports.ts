@@ -20,11 +20,10 @@ import { parseArgs } from 'node:util';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { Pool } from 'undici';
-import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { ExtensionStream, extensionClient } from '../src/pipeline/grpc-stream.js';
 import { SharedMemoryRing } from '../src/pipeline/shared-memory-ring.js';
 import type { StreamMessage } from '../src/schema/grpc-inference.js';
-import { procStat, waitUp } from './proc-stats.js';
+import { procStat, serverArgs, waitUp } from './proc-stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -194,20 +193,7 @@ async function measure(
 async function main(): Promise<void> {
   const httpPort = Number(opts.port);
   const grpcPort = Number(opts['grpc-port']);
-  const args = [
-    ...SERVER_HEAP_FLAGS,
-    join(ROOT, 'dist/src/cli/main.js'),
-    '-p',
-    String(httpPort),
-    '--host',
-    '127.0.0.1',
-    '--log-level',
-    'warn',
-    '--route',
-    '/score=colorIntensity',
-    '--grpc-port',
-    String(grpcPort),
-  ];
+  const args = serverArgs(ROOT, httpPort, '--route', '/score=colorIntensity', '--grpc-port', String(grpcPort));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const cells: Cell[] = [];
   try {

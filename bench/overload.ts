@@ -17,7 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
+import { serverArgs, waitUp } from './proc-stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -47,34 +47,11 @@ async function freePort(): Promise<number> {
 
 async function start(): Promise<{ url: string; pid: number; stop(): void }> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      ...SERVER_HEAP_FLAGS,
-      resolve(ROOT, 'dist/src/cli/main.js'),
-      '-p',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--log-level',
-      'warn',
-      '--route',
-      '/score=colorIntensity',
-      '--route',
-      '/detect=objectDetection',
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  const args = serverArgs(ROOT, port, '--route', '/score=colorIntensity', '--route', '/detect=objectDetection');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    const ready = await fetch(`${url}/health/ready`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (ready === 200) break;
-    if (child.exitCode !== null) throw new Error('the server exited');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  // Ready, not only listening: the detector's model must be loaded before the windows start.
+  await waitUp(`${url}/health/ready`, child, 120_000);
   return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
 

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 
 /** CPU and memory of a process and its children, read from /proc (Linux), for the benchmarks. */
 
@@ -81,4 +82,19 @@ export async function waitUp(url: string, child: ChildProcess, timeoutMs = 30_00
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} did not come up in ${timeoutMs} ms`);
+}
+
+/** Node's arguments for the server as `npm start` runs it (heap flags, quiet log) from `root`, on 127.0.0.1:`port`. */
+export function serverArgs(root: string, port: number, ...flags: string[]): string[] {
+  return [
+    ...SERVER_HEAP_FLAGS,
+    `${root}/dist/src/cli/main.js`,
+    '-p',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--log-level',
+    'warn',
+    ...flags,
+  ];
 }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { HxError } from '../errors.js';
 import type { ConsoleFrame, FrameRings } from './frame-rings.js';
 
 /**
@@ -10,6 +11,7 @@ import type { ConsoleFrame, FrameRings } from './frame-rings.js';
 
 /** A viewer this far behind (bytes queued in its socket) skips frames until it catches up. */
 const MAX_QUEUED_BYTES = 64 * 1024;
+const MAX_STREAM_NAME = 256;
 
 interface Viewer {
   res: ServerResponse;
@@ -43,12 +45,19 @@ export class LiveViewers {
     return false;
   }
 
-  /**
-   * Makes `res` an event stream of `stream`'s frames, starting with the ones already kept. False (nothing written)
-   * when the cap is reached: callers check `count` first, to answer in their own form.
-   */
-  open(res: ServerResponse, stream: string): boolean {
-    if (this.viewers.size >= this.maxViewers) return false;
+  /** Why a viewer of `stream` cannot be taken now (a name too long, the cap reached), for the caller to answer. */
+  refusal(stream: string): HxError | undefined {
+    if (stream.length > MAX_STREAM_NAME) {
+      return new HxError('HX_ERR_HTTP_BAD_QUERY', `stream must be at most ${MAX_STREAM_NAME} characters`);
+    }
+    if (this.viewers.size >= this.maxViewers) {
+      return new HxError('HX_ERR_CAPACITY_VIEWERS', undefined, { headers: { 'retry-after': '5' } });
+    }
+    return undefined;
+  }
+
+  /** Makes `res` an event stream of `stream`'s frames, starting with the ones already kept (`refusal` first). */
+  open(res: ServerResponse, stream: string): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -62,7 +71,6 @@ export class LiveViewers {
     });
     res.write('retry: 2000\n\n');
     for (const frame of this.rings.recent(stream)) this.send(viewer, frame);
-    return true;
   }
 
   publish(frame: ConsoleFrame): void {

@@ -128,13 +128,9 @@ export class PipelineConsole {
   }
 
   private openLive(res: ServerResponse, stream: string): void {
-    if (stream.length > 256) {
-      answerError(res, new HxError('HX_ERR_HTTP_BAD_QUERY', 'stream must be at most 256 characters'));
-    } else if (this.live.count >= this.live.maxViewers) {
-      answerError(res, new HxError('HX_ERR_CAPACITY_VIEWERS', undefined, { headers: { 'retry-after': '5' } }));
-    } else {
-      this.live.open(res, stream);
-    }
+    const refused = this.live.refusal(stream);
+    if (refused !== undefined) answerError(res, refused);
+    else this.live.open(res, stream);
   }
 }
 

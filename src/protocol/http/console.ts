@@ -98,16 +98,8 @@ export function installConsole(
 
   app.get<{ Querystring: { stream?: string } }>('/console/api/live', (request, reply) => {
     const stream = typeof request.query.stream === 'string' ? request.query.stream : '';
-    if (stream.length > 256) {
-      return replyError(reply, request, new HxError('HX_ERR_HTTP_BAD_QUERY', 'stream must be at most 256 characters'));
-    }
-    if (live.count >= live.maxViewers) {
-      return replyError(
-        reply,
-        request,
-        new HxError('HX_ERR_CAPACITY_VIEWERS', undefined, { headers: { 'retry-after': '5' } }),
-      );
-    }
+    const refused = live.refusal(stream);
+    if (refused !== undefined) return replyError(reply, request, refused);
     // The event stream is written by LiveViewers on the raw response, for as long as the viewer stays.
     reply.hijack();
     live.open(reply.raw, stream);
