@@ -39,7 +39,7 @@ interface Case {
 }
 
 interface ServerSpec {
-  id: 'ours' | 'ours-inline' | 'ours-fallback' | 'baseline' | 'reference';
+  id: 'ours' | 'ours-inline' | 'ours-workers' | 'ours-fallback' | 'baseline' | 'reference';
   label: string;
   command: string;
   args: (port: number) => string[];
@@ -156,6 +156,15 @@ function servers(): ServerSpec[] {
       label: 'httpextension, --execution inline --processes 0',
       command: process.execPath,
       args: (port) => [...ours(port), '--execution', 'inline', '--processes', '0'],
+    });
+  }
+  if (wanted.includes('ours-workers')) {
+    // Every frame on a worker thread (the default before `auto`), to weigh what `auto` gains or loses per frame type.
+    list.push({
+      id: 'ours-workers',
+      label: 'httpextension, --execution workers',
+      command: process.execPath,
+      args: (port) => [...ours(port), '--execution', 'workers'],
     });
   }
   if (wanted.includes('baseline')) {

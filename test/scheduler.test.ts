@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HxError } from '../src/errors.js';
+import { splitPlacement } from '../src/inference/engine.js';
 import type { Executor, Job, JobResult } from '../src/inference/executor.js';
 import { affinityIndex, type Lane, Scheduler, type SchedulerOptions } from '../src/inference/scheduler.js';
+import colorIntensity from '../src/processors/color-intensity/index.js';
 
 /**
  * The one scheduler, driven through executors that hold every job until the test releases it: the order of events is
@@ -275,5 +277,32 @@ describe('scheduler', () => {
     const waiting = [late.submit('x'), late.submit('y')];
     await late.scheduler.close();
     for (const answer of waiting) await assert.rejects(answer, code('HX_ERR_CAPACITY_DRAINING'));
+  });
+});
+
+describe('auto execution: where a cheap stateless processor runs a frame', () => {
+  // colorIntensity's own requirements: JPEGs reduced by DCT scaling, down to 32768 pixels.
+  const needs = colorIntensity.frameRequirements!({ threshold: 127, excludeBars: true, barMaxLuma: 24 });
+
+  test('idle: on the event loop up to 500,000 pixels, whatever the format; larger frames on the workers', () => {
+    assert.equal(splitPlacement({ kind: 'jpeg', width: 416, height: 416 }, needs, 0), 'event-loop');
+    assert.equal(splitPlacement({ kind: 'bmp', width: 416, height: 416 }, needs, 0), 'event-loop');
+    assert.equal(splitPlacement({ kind: 'raw', width: 800, height: 600 }, needs, 0), 'event-loop');
+    assert.equal(splitPlacement({ kind: 'jpeg', width: 1920, height: 1080 }, needs, 0), 'workers');
+    assert.equal(splitPlacement({ kind: 'bmp', width: 1000, height: 501 }, needs, 0), 'workers');
+  });
+
+  test('under load: the event loop takes only frames the decode reduces to few pixels (416 JPEG), not BMP or raw', () => {
+    // 416x416 JPEG decodes at 1/2: 208x208 = 43,264 pixels.
+    assert.equal(splitPlacement({ kind: 'jpeg', width: 416, height: 416 }, needs, 1), 'workers, else event loop');
+    // 640x480 decodes at 1/2 as well: 76,800 pixels.
+    assert.equal(splitPlacement({ kind: 'jpeg', width: 640, height: 480 }, needs, 2), 'workers, else event loop');
+    // Full size: 173,056 pixels of BGR.
+    assert.equal(splitPlacement({ kind: 'bmp', width: 416, height: 416 }, needs, 1), 'workers');
+    assert.equal(splitPlacement({ kind: 'raw', width: 416, height: 416 }, needs, 2), 'workers');
+    assert.equal(splitPlacement({ kind: 'bmp', width: 320, height: 240 }, needs, 2), 'workers, else event loop');
+    // A processor that does not let JPEGs be reduced processes every pixel.
+    assert.equal(splitPlacement({ kind: 'jpeg', width: 416, height: 416 }, {}, 1), 'workers');
+    assert.equal(splitPlacement({ kind: 'jpeg', width: 1920, height: 1080 }, needs, 1), 'workers');
   });
 });

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { FrameRequirements } from '../contract/frame.js';
 import type { ProcessorDefinition } from '../contract/processor.js';
 import { HxError } from '../errors.js';
 import { processorOptions } from '../processors/options.js';
@@ -8,6 +9,7 @@ import { ANNOTATED_MEDIA_TYPE } from './annotate.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } from './executor.js';
 import { parseFilters } from './filters.js';
+import { jpegReduction } from './jpeg-native.js';
 import type { WorkerProcessorSpec } from './messages.js';
 import type { MediaInfo, RawGeometrySource } from './probe.js';
 import { type Lane, Scheduler } from './scheduler.js';
@@ -133,6 +135,8 @@ interface RouteEntry {
   workers: Lane | undefined;
   processor: string;
   stateful: boolean;
+  /** What the processor asks of the decode: how far a JPEG of this route is reduced, hence its cost (laneFor). */
+  needs: FrameRequirements;
 }
 
 /**
@@ -189,6 +193,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
           workers: p.split ? lanes.get('workers') : undefined,
           processor: p.definition.name,
           stateful: p.definition.stateful === true,
+          needs: p.needs,
         },
       ]),
     );
@@ -379,13 +384,22 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   /**
    * A cheap stateless processor's frame runs on the event loop only while nothing else runs (the lowest latency, at
    * low load); under load on the workers, which leaves the event loop to the front end (the higher throughput), with
-   * the event loop as the fallback when every worker is busy. A large frame always runs on the workers.
+   * the event loop as the fallback when every worker is busy, for frames whose decode leaves few pixels to process
+   * (a JPEG the decoder reduces): under load the event loop is the process's one serial resource, and a frame of
+   * full-size pixels (BMP, raw) on it throttles every connection more than it spares a hand-off. A large frame always
+   * runs on the workers.
    */
   private laneFor(entry: RouteEntry, media: MediaInfo): { lane: Lane; overflow: Lane | undefined } {
     const { workers } = entry;
     if (workers === undefined) return { lane: entry.lane, overflow: undefined };
-    if (media.width * media.height > INLINE_MAX_PIXELS) return { lane: workers, overflow: undefined };
-    return this.scheduler.busy > 0 ? { lane: workers, overflow: entry.lane } : { lane: entry.lane, overflow: workers };
+    switch (splitPlacement(media, entry.needs, this.scheduler.busy)) {
+      case 'event-loop':
+        return { lane: entry.lane, overflow: workers };
+      case 'workers, else event loop':
+        return { lane: workers, overflow: entry.lane };
+      case 'workers':
+        return { lane: workers, overflow: undefined };
+    }
   }
 
   /** Stops admitting: new frames get HX_ERR_CAPACITY_DRAINING, readiness turns false; admitted frames finish. */
@@ -409,6 +423,7 @@ interface ResolvedRoute {
   route: EngineRoute;
   spec: WorkerProcessorSpec;
   definition: ProcessorDefinition;
+  needs: FrameRequirements;
 }
 
 /** Imports each route's processor module and checks its options, collecting every problem before failing. */
@@ -419,8 +434,8 @@ async function resolveRoutes(routes: readonly EngineRoute[], baseDir?: string): 
     try {
       const moduleUrl = resolveProcessorUrl(route.processor, baseDir);
       const definition = await loadProcessor(moduleUrl);
-      processorOptions(definition, route.options);
-      resolved.push({ route, definition, spec: { key: route.path, moduleUrl, options: route.options } });
+      const needs = definition.frameRequirements?.(processorOptions(definition, route.options)) ?? {};
+      resolved.push({ route, definition, needs, spec: { key: route.path, moduleUrl, options: route.options } });
     } catch (error) {
       problems.push(`route ${route.path} (${route.processor}): ${(error as Error).message}`);
     }
@@ -443,6 +458,22 @@ interface PlannedRoute extends ResolvedRoute {
  * sizes measured in BENCHMARKS.md: 416x416 frames gain on the event loop, 1080p ones lose.
  */
 const INLINE_MAX_PIXELS = 500_000;
+
+/** Under load, the event loop takes a worker lane's frame only if decoding leaves at most this many pixels. */
+const OVERFLOW_MAX_PIXELS = 100_000;
+
+/** Where a frame of a split route (a cheap stateless processor under `auto`) runs; the rule is laneFor's. */
+export function splitPlacement(
+  media: MediaInfo,
+  needs: FrameRequirements,
+  busy: number,
+): 'event-loop' | 'workers, else event loop' | 'workers' {
+  if (media.width * media.height > INLINE_MAX_PIXELS) return 'workers';
+  if (busy === 0) return 'event-loop';
+  const reduction = media.kind === 'jpeg' ? jpegReduction(media, needs) : 1;
+  const processed = Math.ceil(media.width / reduction) * Math.ceil(media.height / reduction);
+  return processed <= OVERFLOW_MAX_PIXELS ? 'workers, else event loop' : 'workers';
+}
 
 /**
  * `auto`: a cheap processor on the event loop (its large frames on workers, unless it is stateful: one stream's frames
