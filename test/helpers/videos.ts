@@ -113,17 +113,26 @@ function ffprobe(args: string[]): Promise<string> {
 export async function probe(
   path: string,
 ): Promise<{ duration: number; codec: string; frames: number; firstKey: boolean }> {
+  // One ffprobe (each costs a process start): the packet list gives both the count and the first video flags.
   const info = JSON.parse(
-    await ffprobe(['-count_packets', '-show_entries', 'format=duration:stream=codec_name,nb_read_packets', path]),
-  ) as { format: { duration: string }; streams: { codec_name: string; nb_read_packets: string }[] };
-  const first = JSON.parse(
-    await ffprobe(['-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-select_streams', 'v:0', path]),
-  ) as { packets: { flags: string }[] };
+    await ffprobe([
+      '-show_entries',
+      'format=duration:stream=index,codec_name,codec_type:packet=stream_index,flags',
+      path,
+    ]),
+  ) as {
+    format: { duration: string };
+    streams: { index: number; codec_name: string; codec_type: string }[];
+    packets?: { stream_index: number; flags: string }[];
+  };
+  const packets = info.packets ?? [];
+  const first = info.streams[0]!;
+  const video = info.streams.find((s) => s.codec_type === 'video');
   return {
     duration: Number(info.format.duration),
-    codec: info.streams[0]!.codec_name,
-    frames: Number(info.streams[0]!.nb_read_packets),
-    firstKey: first.packets[0]?.flags.startsWith('K') ?? false,
+    codec: first.codec_name,
+    frames: packets.filter((p) => p.stream_index === first.index).length,
+    firstKey: packets.find((p) => p.stream_index === video?.index)?.flags.startsWith('K') ?? false,
   };
 }
 
