@@ -128,31 +128,34 @@ describe('pipeline command', () => {
 
   test('exit codes scripts can trust: 1 when the extension answered nothing, 0 for a pipeline without one', async () => {
     const down = await freePort(); // nothing listens there
-    const failed = await runCli([
-      'pipeline',
-      fixturePath('topologies/ava-httpExtensionOpenVINO.json'),
-      '--set',
-      `rtspUrl=${clip}`,
-      '--set',
-      `inferencingUrl=http://127.0.0.1:${down}/score`,
-      '--name',
-      'down',
-      '--as-fast-as-possible',
-      '--no-progress',
+    // Two independent CLI runs: at once.
+    const [failed, motion] = await Promise.all([
+      runCli([
+        'pipeline',
+        fixturePath('topologies/ava-httpExtensionOpenVINO.json'),
+        '--set',
+        `rtspUrl=${clip}`,
+        '--set',
+        `inferencingUrl=http://127.0.0.1:${down}/score`,
+        '--name',
+        'down',
+        '--as-fast-as-possible',
+        '--no-progress',
+      ]),
+      runCli([
+        'pipeline',
+        fixturePath('topologies/ava-motion-detection.json'),
+        '--set',
+        `rtspUrl=${clip}`,
+        '--as-fast-as-possible',
+        '--no-progress',
+      ]),
     ]);
     assert.equal(failed.code, 1, failed.stderr);
     assert.match(failed.stderr, /down: the extension answered none of (\d+) requests \(\1 failed\)\n/);
     assert.ok(failed.messages.every((m) => m.properties.eventType.endsWith('Diagnostics.ProtocolError')));
     assert.match(failed.stderr, /ECONNREFUSED/);
 
-    const motion = await runCli([
-      'pipeline',
-      fixturePath('topologies/ava-motion-detection.json'),
-      '--set',
-      `rtspUrl=${clip}`,
-      '--as-fast-as-possible',
-      '--no-progress',
-    ]);
     assert.equal(motion.code, 0, motion.stderr);
     assert.ok(motion.messages.length > 0); // people walk in the street clip
   });

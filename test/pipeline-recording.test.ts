@@ -179,14 +179,13 @@ describe('vendor topologies on the street video', () => {
   test('ava-motion-detection and ava-evr-motion-file-sink run unchanged', async () => {
     const dir = tempDir();
     try {
-      const motion = await runInProcess(vendor('ava-motion-detection'), { rtspUrl: STREET_MP4 });
+      // Two independent pipelines: at once.
+      const [motion, evr] = await Promise.all([
+        runInProcess(vendor('ava-motion-detection'), { rtspUrl: STREET_MP4 }),
+        runInProcess(vendor('ava-evr-motion-file-sink'), { rtspUrl: STREET_MP4 }, { mediaRoot: dir.path }),
+      ]);
       assert.ok(motion.messages.length > 0);
       for (const m of motion.messages) assert.deepEqual(validateResponse({ inferences: m.body.inferences }), []);
-      const evr = await runInProcess(
-        vendor('ava-evr-motion-file-sink'),
-        { rtspUrl: STREET_MP4 },
-        { mediaRoot: dir.path },
-      );
       // People walk through the whole 40 s: activations capped at 30 s follow each other.
       assert.ok((evr.counters.recordings ?? 0) >= 1);
       const folder = join(dir.path, 'var/media');

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { findFfmpeg } from '../../src/pipeline/ffmpeg.js';
 import type { MessageSink } from '../../src/pipeline/message-sink.js';
 import type { PipelineMessage } from '../../src/pipeline/pipeline-message.js';
 import { PipelineRunner, type RunnerCounters, type RunnerOptions } from '../../src/pipeline/pipeline-runner.js';
 import { parseTopology } from '../../src/pipeline/topology.js';
+import { cachedFfmpeg } from './videos.js';
 
 /** A fixture path under test/fixtures (tests run from dist/test). */
 export function fixturePath(path: string): string {
@@ -139,26 +139,12 @@ export async function quadrantPng(dir: TempDir): Promise<string> {
 }
 
 /** The first `frames` frames of street.mp4 (10 fps; stream copy: it has a keyframe every 10 frames). */
-export async function streetClip(dir: TempDir, frames: number): Promise<string> {
-  const out = join(dir.path, `street-${frames}.mp4`);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(findFfmpeg(), [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-i',
-      STREET_MP4,
-      '-frames:v',
-      String(frames),
-      '-c',
-      'copy',
-      '-y',
-      out,
-    ]);
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
-  });
-  return out;
+export function streetClip(dir: TempDir, frames: number): Promise<string> {
+  return cachedFfmpeg(
+    ['-i', STREET_MP4, '-frames:v', String(frames), '-c', 'copy'],
+    join(dir.path, `street-${frames}.mp4`),
+    [STREET_MP4],
+  );
 }
 
 export interface ReceivedRequest {

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFfmpeg } from '../../src/pipeline/ffmpeg.js';
 
@@ -23,6 +26,44 @@ export function runFfmpeg(args: string[]): Promise<string> {
   });
 }
 
+const CACHE = join(tmpdir(), 'hx-test-videos');
+
+/**
+ * Writes `out` with ffmpeg `args` (the output file last, added here), generating it once per machine: test files and
+ * runs that ask for the same video share one encode. The key is the exact arguments plus the ffmpeg binary and the
+ * given input files (size, mtime), so any change makes a new entry. Written under a temporary name and renamed, so
+ * concurrent test processes never read a half-written file; each caller gets its own copy in its own folder.
+ */
+export async function cachedFfmpeg(args: string[], out: string, inputs: readonly string[] = []): Promise<string> {
+  const ffmpeg = findFfmpeg();
+  const stamp = (p: string) => {
+    try {
+      const st = statSync(p);
+      return `${p}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return p; // a name on PATH
+    }
+  };
+  const key = createHash('sha256')
+    .update(JSON.stringify([stamp(ffmpeg), ...inputs.map(stamp), ...args]))
+    .digest('hex')
+    .slice(0, 32);
+  const extension = out.slice(out.lastIndexOf('.'));
+  const cached = join(CACHE, `${key}${extension}`);
+  if (!existsSync(cached)) {
+    mkdirSync(CACHE, { recursive: true });
+    const partial = join(CACHE, `${key}.${process.pid}.${Math.random().toString(36).slice(2)}.partial${extension}`);
+    try {
+      await runFfmpeg([...args, '-y', partial]);
+      renameSync(partial, cached);
+    } finally {
+      rmSync(partial, { force: true });
+    }
+  }
+  copyFileSync(cached, out);
+  return out;
+}
+
 export async function motionVideo(
   dir: string,
   seconds: number,
@@ -38,22 +79,23 @@ export async function motionVideo(
   });
   if (moving.length === 0) graph += ';[q0]nullsink';
   graph += `;[s${moving.length}]format=yuv420p`;
-  await runFfmpeg([
-    '-filter_complex',
-    graph,
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-g',
-    '10',
-    '-keyint_min',
-    '10',
-    '-sc_threshold',
-    '0',
-    '-y',
+  await cachedFfmpeg(
+    [
+      '-filter_complex',
+      graph,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-g',
+      '10',
+      '-keyint_min',
+      '10',
+      '-sc_threshold',
+      '0',
+    ],
     path,
-  ]);
+  );
   return { path, seconds, moving };
 }
 
@@ -71,17 +113,26 @@ function ffprobe(args: string[]): Promise<string> {
 export async function probe(
   path: string,
 ): Promise<{ duration: number; codec: string; frames: number; firstKey: boolean }> {
+  // One ffprobe (each costs a process start): the packet list gives both the count and the first video flags.
   const info = JSON.parse(
-    await ffprobe(['-count_packets', '-show_entries', 'format=duration:stream=codec_name,nb_read_packets', path]),
-  ) as { format: { duration: string }; streams: { codec_name: string; nb_read_packets: string }[] };
-  const first = JSON.parse(
-    await ffprobe(['-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-select_streams', 'v:0', path]),
-  ) as { packets: { flags: string }[] };
+    await ffprobe([
+      '-show_entries',
+      'format=duration:stream=index,codec_name,codec_type:packet=stream_index,flags',
+      path,
+    ]),
+  ) as {
+    format: { duration: string };
+    streams: { index: number; codec_name: string; codec_type: string }[];
+    packets?: { stream_index: number; flags: string }[];
+  };
+  const packets = info.packets ?? [];
+  const first = info.streams[0]!;
+  const video = info.streams.find((s) => s.codec_type === 'video');
   return {
     duration: Number(info.format.duration),
-    codec: info.streams[0]!.codec_name,
-    frames: Number(info.streams[0]!.nb_read_packets),
-    firstKey: first.packets[0]?.flags.startsWith('K') ?? false,
+    codec: first.codec_name,
+    frames: packets.filter((p) => p.stream_index === first.index).length,
+    firstKey: packets.find((p) => p.stream_index === video?.index)?.flags.startsWith('K') ?? false,
   };
 }
 
