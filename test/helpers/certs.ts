@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,9 +17,44 @@ export interface TestPki {
   clientKey: string;
 }
 
-/** Makes a throw-away CA, two server certificates and a client certificate with openssl, at test time. */
+/**
+ * A throw-away CA, two server certificates and a client certificate, made with openssl at test time. Four RSA keys
+ * cost a second or more of CPU, so one set is made per day and per recipe (the certificates last two days) and shared
+ * by every test process through a cache directory; each caller gets its own copy, which it may write to or remove.
+ */
 export function makePki(): TestPki {
+  const recipe = createHash('sha256')
+    .update(readFileSync(new URL(import.meta.url)))
+    .digest('hex')
+    .slice(0, 16);
+  const day = new Date().toISOString().slice(0, 10);
+  const cache = join(tmpdir(), `hx-pki-cache-${recipe}-${day}`);
+  if (!existsSync(join(cache, 'client.pem'))) {
+    const fresh = mkdtempSync(join(tmpdir(), 'hx-pki-make-'));
+    generate(fresh);
+    try {
+      // Atomic: a concurrent test process either finds the whole set or none of it.
+      renameSync(fresh, cache);
+    } catch {
+      rmSync(fresh, { recursive: true, force: true }); // another process won the race: its set is as good
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'hx-pki-'));
+  cpSync(cache, dir, { recursive: true });
+  const p = (name: string) => join(dir, name);
+  return {
+    dir,
+    caCert: p('ca.pem'),
+    serverCert: p('server.pem'),
+    serverKey: p('server.key'),
+    serverCert2: p('server2.pem'),
+    serverKey2: p('server2.key'),
+    clientCert: p('client.pem'),
+    clientKey: p('client.key'),
+  };
+}
+
+function generate(dir: string): void {
   const p = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
   openssl(
@@ -72,14 +108,4 @@ export function makePki(): TestPki {
   issue('server', '/CN=127.0.0.1', 'san.ext');
   issue('server2', '/CN=127.0.0.1', 'san.ext');
   issue('client', '/CN=pipeline', 'client.ext');
-  return {
-    dir,
-    caCert: p('ca.pem'),
-    serverCert: p('server.pem'),
-    serverKey: p('server.key'),
-    serverCert2: p('server2.pem'),
-    serverKey2: p('server2.key'),
-    clientCert: p('client.pem'),
-    clientKey: p('client.key'),
-  };
 }
