@@ -84,31 +84,61 @@ function decodeWeight(
   offset: number,
   count: number,
 ): { data: Float32Array | Int32Array; byteLength: number } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset);
   const q = entry.quantization;
   if (q === undefined) {
-    if (entry.dtype === 'int32') {
-      const data = Int32Array.from({ length: count }, (_, i) => view.getInt32(i * 4, true));
-      return { data, byteLength: count * 4 };
-    }
-    if (entry.dtype === 'float32') {
-      const data = Float32Array.from({ length: count }, (_, i) => view.getFloat32(i * 4, true));
-      return { data, byteLength: count * 4 };
-    }
+    if (entry.dtype === 'int32')
+      return { data: new Int32Array(littleEndian(bytes, offset, count, 4)), byteLength: count * 4 };
+    if (entry.dtype === 'float32')
+      return { data: new Float32Array(littleEndian(bytes, offset, count, 4)), byteLength: count * 4 };
     throw new Error(`weight ${entry.name}: dtype ${entry.dtype} is not supported`);
   }
   if (q.dtype === 'float16') {
-    const data = Float32Array.from({ length: count }, (_, i) => halfToFloat(view.getUint16(i * 2, true)));
+    const halves = new Uint16Array(littleEndian(bytes, offset, count, 2));
+    const table = halfTable();
+    const data = new Float32Array(count);
+    for (let i = 0; i < count; i++) data[i] = table[halves[i]!]!;
     return { data, byteLength: count * 2 };
   }
   // Affine quantisation (TF.js's uint8/uint16 weights): value = q * scale + min.
   if ((q.dtype === 'uint8' || q.dtype === 'uint16') && q.scale !== undefined && q.min !== undefined) {
     const wide = q.dtype === 'uint16';
-    const read = (i: number) => (wide ? view.getUint16(i * 2, true) : view.getUint8(i));
-    const data = Float32Array.from({ length: count }, (_, i) => read(i) * q.scale! + q.min!);
+    if (!wide && offset + count > bytes.length) throw new RangeError('weight data runs past the end of its shards');
+    const raw = wide ? new Uint16Array(littleEndian(bytes, offset, count, 2)) : bytes.subarray(offset, offset + count);
+    const { scale, min } = q;
+    const data = new Float32Array(count);
+    for (let i = 0; i < count; i++) data[i] = raw[i]! * scale + min;
     return { data, byteLength: count * (wide ? 2 : 1) };
   }
   throw new Error(`weight ${entry.name}: quantization ${q.dtype} is not supported`);
+}
+
+const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A fresh, aligned copy of `count` little-endian elements of `size` bytes, in host order, for a typed-array view:
+ * one bulk copy instead of a DataView read per element (the shards' offsets need not be aligned).
+ */
+function littleEndian(bytes: Buffer, offset: number, count: number, size: 2 | 4): ArrayBuffer {
+  const end = offset + count * size;
+  if (end > bytes.length) throw new RangeError('weight data runs past the end of its shards');
+  const copy = new Uint8Array(bytes.subarray(offset, end));
+  if (!hostIsLittleEndian) {
+    const swapped = Buffer.from(copy.buffer, 0, copy.length);
+    if (size === 2) swapped.swap16();
+    else swapped.swap32();
+  }
+  return copy.buffer;
+}
+
+let halfValues: Float32Array | undefined;
+
+/** Every float16 bit pattern's float32 value, built once: a table read per weight instead of the arithmetic. */
+function halfTable(): Float32Array {
+  if (halfValues === undefined) {
+    halfValues = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfValues[h] = halfToFloat(h);
+  }
+  return halfValues;
 }
 
 /** IEEE 754 half -> single, subnormals included (TF.js stores this graph's weights as float16). */

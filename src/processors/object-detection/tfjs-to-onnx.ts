@@ -75,7 +75,7 @@ export function tfjsToOnnx(graph: TfGraph, request: ConversionRequest): ModelSpe
     if (size === 1) return addConstant({ name: `${tensorName(name)}__scalar`, dims: [], values: [weight.data[0]!] });
     if (weight.shape.length > 4) throw new Error(`${name}: broadcast constants above rank 4 are not supported`);
     const nhwc = [...Array(4 - weight.shape.length).fill(1), ...weight.shape] as number[];
-    const values = transpose4(Float32Array.from(weight.data), nhwc, [0, 3, 1, 2]);
+    const values = transpose4(asFloat32(weight.data), nhwc, [0, 3, 1, 2]);
     return addConstant({ name: `${tensorName(name)}__nchw`, dims: [nhwc[0]!, nhwc[3]!, nhwc[1]!, nhwc[2]!], values });
   }
 
@@ -95,7 +95,7 @@ export function tfjsToOnnx(graph: TfGraph, request: ConversionRequest): ModelSpe
     const filter = weightOf(filterName!);
     const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
     // TF filters are HWIO (depthwise: H, W, C, multiplier); ONNX wants OIHW (depthwise: C x multiplier, 1, H, W).
-    const oihw = transpose4(Float32Array.from(filter.data), [kh, kw, ci, co], [3, 2, 0, 1]);
+    const oihw = transpose4(asFloat32(filter.data), [kh, kw, ci, co], [3, 2, 0, 1]);
     const dims = depthwise ? [ci * co, 1, kh, kw] : [co, ci, kh, kw];
     const weights = addConstant({
       name: `${tensorName(filterName!)}__oihw`,
@@ -219,6 +219,11 @@ function dataInputs(node: TfNode): string[] {
   return (node.input ?? []).filter((name) => !name.startsWith('^'));
 }
 
+/** The weight as float32, without a copy when it already is one (transpose4 only reads it). */
+function asFloat32(data: Float32Array | Int32Array): Float32Array {
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
 /** Transposes a dense 4-D array: `perm[i]` is the source axis of output axis i. */
 function transpose4(data: Float32Array, dims: number[], perm: number[]): Float32Array {
   const [d0, d1, d2, d3] = dims as [number, number, number, number];
@@ -228,11 +233,12 @@ function transpose4(data: Float32Array, dims: number[], perm: number[]): Float32
   const [o0, o1, o2, o3] = outDims as [number, number, number, number];
   const [s0, s1, s2, s3] = perm.map((p) => strides[p]!) as [number, number, number, number];
   const out = new Float32Array(data.length);
+  // Source offsets advance by stride sums: no index multiplication per element.
   let k = 0;
-  for (let a = 0; a < o0; a++)
-    for (let b = 0; b < o1; b++)
-      for (let c = 0; c < o2; c++) for (let d = 0; d < o3; d++) out[k++] = data[a * s0 + b * s1 + c * s2 + d * s3]!;
-  if (d0 * d1 * d2 * d3 !== data.length) throw new Error('transpose4: dims do not match the data');
+  for (let a = 0, ia = 0; a < o0; a++, ia += s0)
+    for (let b = 0, ib = ia; b < o1; b++, ib += s1)
+      for (let c = 0, ic = ib; c < o2; c++, ic += s2)
+        for (let d = 0, id = ic; d < o3; d++, id += s3) out[k++] = data[id]!;
   return out;
 }
 
