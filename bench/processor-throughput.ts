@@ -43,6 +43,12 @@ const { values } = parseArgs({
     annotate: { type: 'boolean', default: false },
     /** `OLD,NEW`: both served side by side instead, windows alternating, NEW ÷ OLD per round. */
     compare: { type: 'string' },
+    /**
+     * The served side's `execution` (default: the server's own, `auto`). The benchmark's clients share the server's
+     * event loop, so a processor that `auto` runs on the event loop competes with them: `workers` compares like with
+     * like against the bare threads.
+     */
+    execution: { type: 'string' },
   },
 });
 const windowMs = Number(values.seconds) * 1000;
@@ -129,7 +135,7 @@ async function servedSide(processor: string, workers: number): Promise<Side> {
   const server = await startQuietServer(
     workers,
     [{ path: '/bench', processor: moduleOf(processor), annotate: values.annotate }],
-    { requestTimeoutMs: 60_000 },
+    { requestTimeoutMs: 60_000, ...(values.execution !== undefined ? { execution: values.execution } : {}) },
   );
   const clients = workers * 2;
   const agent = new Agent({ connections: clients });
