@@ -434,7 +434,9 @@ async function resolveRoutes(routes: readonly EngineRoute[], baseDir?: string): 
     try {
       const moduleUrl = resolveProcessorUrl(route.processor, baseDir);
       const definition = await loadProcessor(moduleUrl);
-      const needs = definition.frameRequirements?.(processorOptions(definition, route.options)) ?? {};
+      // Validated whether or not the processor states requirements (an optional call skips its argument).
+      const options = processorOptions(definition, route.options);
+      const needs = definition.frameRequirements?.(options) ?? {};
       resolved.push({ route, definition, needs, spec: { key: route.path, moduleUrl, options: route.options } });
     } catch (error) {
       problems.push(`route ${route.path} (${route.processor}): ${(error as Error).message}`);
