@@ -12,11 +12,15 @@
  */
 #include <node_api.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
 #include <jerror.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 struct hx_error_mgr {
   struct jpeg_error_mgr pub;
@@ -264,10 +268,46 @@ static napi_value encode(napi_env env, napi_callback_info info) {
   return buffer;
 }
 
+/*
+ * glibc serves a freed block again instead of returning it, and raises its mmap threshold to the size of the largest
+ * block freed (up to 32 MiB): after a few frames near maxPixels every thread's arena keeps them, and the process
+ * stays at that high-water mark. A fixed threshold (which also stops the raising) puts every block of at least
+ * `bytes` in its own mapping, returned to the system when the frame is released; smaller frames are reused from the
+ * arenas as before. Returns false where the C library is not glibc (nothing to tune).
+ */
+static napi_value set_mmap_threshold(napi_env env, napi_callback_info cb) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, cb, &argc, argv, NULL, NULL);
+  int64_t bytes = 0;
+  bool done = false;
+  if (argc == 1 && napi_get_value_int64(env, argv[0], &bytes) == napi_ok && bytes > 0 && bytes <= INT32_MAX) {
+#ifdef __GLIBC__
+    done = mallopt(M_MMAP_THRESHOLD, (int)bytes) == 1;
+#endif
+  }
+  napi_value result;
+  napi_get_boolean(env, done, &result);
+  return result;
+}
+
+/* Gives the free pages of every arena back to the system (malloc_trim); false where that is not glibc. */
+static napi_value trim(napi_env env, napi_callback_info cb) {
+  bool released = false;
+#ifdef __GLIBC__
+  released = malloc_trim(0) == 1;
+#endif
+  napi_value result;
+  napi_get_boolean(env, released, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"encode", NULL, encode, NULL, NULL, NULL, napi_default, NULL},
+      {"setMmapThreshold", NULL, set_mmap_threshold, NULL, NULL, NULL, napi_default, NULL},
+      {"trim", NULL, trim, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -3,7 +3,7 @@ import { type Frame, type FrameRequirements, frameOf } from '../contract/frame.j
 import { loadSharp } from '../vision/sharp-lazy.js';
 import { decodeBmp } from './bmp.js';
 import { undecodable } from './decode-error.js';
-import { decodeJpegNative, jpegReduction, jpegTurbo } from './jpeg-native.js';
+import { decodeJpegNative, jpegReduction, jpegTurbo, tuneAllocator } from './jpeg-native.js';
 import { decodePngNapi } from './napi-decoder.js';
 import type { MediaInfo } from './probe.js';
 
@@ -14,6 +14,7 @@ import type { MediaInfo } from './probe.js';
  * only for what that cannot hand back as 8-bit grey or RGB (alpha, 16 bits).
  */
 export async function decodeFrame(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements = {}): Promise<Frame> {
+  tuneAllocator();
   switch (info.kind) {
     case 'raw':
       return rawFrame(bytes, info);

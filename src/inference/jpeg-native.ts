@@ -15,6 +15,10 @@ export interface JpegTurboBinding {
   ): { width: number; height: number; channels: 1 | 3; data: Buffer };
   /** Packed RGB rows `stride` bytes apart to a baseline 4:2:0 JPEG. */
   encode(rgb: Uint8Array, width: number, height: number, stride: number, quality: number): Buffer;
+  /** glibc mallopt(M_MMAP_THRESHOLD): blocks of at least `bytes` get their own mapping; false elsewhere. */
+  setMmapThreshold(bytes: number): boolean;
+  /** glibc malloc_trim(0); false elsewhere. */
+  trim(): boolean;
 }
 
 /** Set to 0 to run without the binding (benchmarks compare both paths); not a config key, it only picks a decoder. */
@@ -40,6 +44,25 @@ export function jpegTurbo(): JpegTurboBinding | undefined {
     }
   }
   return binding ?? undefined;
+}
+
+/**
+ * Frames from this size up (a 2560x1440 RGB frame is 11 MB, one near the default maxPixels 26 MB) are allocated in
+ * their own mapping and given back to the system when released, so that a burst of frames near maxPixels leaves no
+ * high-water mark behind in glibc's arenas (BENCHMARKS.md, "Memory after decompression bombs").
+ */
+export const LARGE_FRAME_BYTES = 16 * 2 ** 20;
+
+let allocatorTuned = false;
+
+/**
+ * Sets the allocator up once per process (mallopt is process-wide), whichever decoder then runs: by the binding, as
+ * it is what links C code into the process anyway; a no-op without it or off glibc.
+ */
+export function tuneAllocator(): void {
+  if (allocatorTuned) return;
+  allocatorTuned = true;
+  jpegTurbo()?.setMmapThreshold(LARGE_FRAME_BYTES);
 }
 
 /**
