@@ -291,23 +291,11 @@ static napi_value set_mmap_threshold(napi_env env, napi_callback_info cb) {
   return result;
 }
 
-/* Gives the free pages of every arena back to the system (malloc_trim); false where that is not glibc. */
-static napi_value trim(napi_env env, napi_callback_info cb) {
-  bool released = false;
-#ifdef __GLIBC__
-  released = malloc_trim(0) == 1;
-#endif
-  napi_value result;
-  napi_get_boolean(env, released, &result);
-  return result;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"encode", NULL, encode, NULL, NULL, NULL, napi_default, NULL},
       {"setMmapThreshold", NULL, set_mmap_threshold, NULL, NULL, NULL, napi_default, NULL},
-      {"trim", NULL, trim, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

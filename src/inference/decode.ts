@@ -7,6 +7,9 @@ import { decodeJpegNative, jpegReduction, jpegTurbo, tuneAllocator } from './jpe
 import { decodePngNapi } from './napi-decoder.js';
 import type { MediaInfo } from './probe.js';
 
+// Once per thread that decodes, not per frame (BENCHMARKS.md, "Memory after decompression bombs").
+tuneAllocator();
+
 /**
  * Turns a body into a Frame, one decoder per format: raw and most BMP bodies are served in place (no copy, no
  * conversion), other BMPs are expanded here; JPEG goes to the libjpeg-turbo binding, to libvips only when the binding
@@ -14,7 +17,6 @@ import type { MediaInfo } from './probe.js';
  * only for what that cannot hand back as 8-bit grey or RGB (alpha, 16 bits).
  */
 export async function decodeFrame(bytes: Uint8Array, info: MediaInfo, needs: FrameRequirements = {}): Promise<Frame> {
-  tuneAllocator();
   switch (info.kind) {
     case 'raw':
       return rawFrame(bytes, info);

@@ -17,8 +17,6 @@ export interface JpegTurboBinding {
   encode(rgb: Uint8Array, width: number, height: number, stride: number, quality: number): Buffer;
   /** glibc mallopt(M_MMAP_THRESHOLD): blocks of at least `bytes` get their own mapping; false elsewhere. */
   setMmapThreshold(bytes: number): boolean;
-  /** glibc malloc_trim(0); false elsewhere. */
-  trim(): boolean;
 }
 
 /** Set to 0 to run without the binding (benchmarks compare both paths); not a config key, it only picks a decoder. */
@@ -53,15 +51,12 @@ export function jpegTurbo(): JpegTurboBinding | undefined {
  */
 export const LARGE_FRAME_BYTES = 16 * 2 ** 20;
 
-let allocatorTuned = false;
-
 /**
- * Sets the allocator up once per process (mallopt is process-wide), whichever decoder then runs: by the binding, as
- * it is what links C code into the process anyway; a no-op without it or off glibc.
+ * Sets the allocator up for large frames, whichever decoder then runs: by the binding, as it is what links C code into
+ * the process anyway; a no-op without it or off glibc. mallopt is process-wide and idempotent, so each thread that
+ * loads the decoders may call it once.
  */
 export function tuneAllocator(): void {
-  if (allocatorTuned) return;
-  allocatorTuned = true;
   jpegTurbo()?.setMmapThreshold(LARGE_FRAME_BYTES);
 }
 
