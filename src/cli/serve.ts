@@ -9,7 +9,7 @@ import { InferenceEngine } from '../inference/engine.js';
 import { jpegTurbo } from '../inference/jpeg-native.js';
 import { createLogger } from '../observability/logger.js';
 import { listenMetrics } from '../observability/metrics-server.js';
-import { type GrpcFrontEnd, startGrpcServer } from '../protocol/grpc/server.js';
+import type { GrpcFrontEnd } from '../protocol/grpc/server.js';
 import { buildServer } from '../protocol/http/server.js';
 import { reportMetricsToSupervisor } from './cluster.js';
 import { missingServerHeapFlags } from './heap-flags.js';
@@ -104,7 +104,13 @@ export async function startServer(
   const grpc: GrpcFrontEnd | undefined =
     config.grpc.port === undefined
       ? undefined
-      : await startGrpcServer({ config, engine, metrics: http.metrics, logger });
+      : // Loaded only when asked for: grpc-js and protobufjs are most of a start's module loading.
+        await (await import('../protocol/grpc/server.js')).startGrpcServer({
+          config,
+          engine,
+          metrics: http.metrics,
+          logger,
+        });
   const metricsAddress = metricsServer?.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : undefined;
 

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { Ajv, type ValidateFunction } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import type { Options, ValidateFunction } from 'ajv';
 import { HxError } from '../errors.js';
+import { compileSchema } from '../schema/compile.js';
 import { formatAjvError } from '../schema/validate.js';
 import { type Config, DEFAULTS } from './defaults.js';
 import { configSchema } from './schema.js';
@@ -37,6 +38,9 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
 }
 
 /** Compiled on first use: a supervisor and each server process validate once, tests many times. */
+/** Types from strings (environment variables, flags), defaults written in, every problem at once. */
+export const CONFIG_VALIDATION: Options = { allErrors: true, coerceTypes: true, useDefaults: true, strict: false };
+
 let validate: ValidateFunction | undefined;
 
 /**
@@ -44,7 +48,7 @@ let validate: ValidateFunction | undefined;
  * settings or needs a file, so that `httpextension config` refuses what `serve` would.
  */
 export function validateConfig(candidate: Layer, problems: string[] = []): Readonly<Config> {
-  validate ??= new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false }).compile(configSchema);
+  validate ??= compileSchema(configSchema, CONFIG_VALIDATION);
   if (!validate(candidate)) problems.push(...(validate.errors ?? []).map(formatAjvError));
   const config = candidate as unknown as Config;
   if (problems.length === 0) {
@@ -264,4 +268,9 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** The YAML parser, loaded only for a YAML file: most starts read none. */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 }

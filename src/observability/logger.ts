@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
 import { type Logger, pino } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 /** Header and field names whose values never reach a log line. */
 export const REDACTED_PATHS = [
@@ -18,6 +19,8 @@ export function createLogger(level: string, options: { pretty?: boolean } = {}):
   const service = cluster.isWorker ? { service: 'httpextension', pid: process.pid } : { service: 'httpextension' };
   const base = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: service };
   if (options.pretty ?? process.stdout.isTTY) {
+    // Loaded only for a terminal: a server logging JSON (containers, tests) does not pay for it at every start.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
   }
   return pino(base);

@@ -1,8 +1,9 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { Options, ValidateFunction } from 'ajv';
 import type { ProcessorDefinition } from '../contract/processor.js';
+import { compileSchema } from '../schema/compile.js';
 import { formatAjvError } from '../schema/validate.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+export const OPTIONS_VALIDATION: Options = { allErrors: true, useDefaults: true, strict: false };
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /**
@@ -17,7 +18,7 @@ export function processorOptions(definition: ProcessorDefinition, raw: Readonly<
   if (definition.options !== undefined) {
     let validate = compiled.get(definition.options);
     if (validate === undefined) {
-      validate = ajv.compile(definition.options);
+      validate = compileSchema(definition.options, OPTIONS_VALIDATION);
       compiled.set(definition.options, validate);
     }
     if (!validate(options)) throw new Error((validate.errors ?? []).map(formatAjvError).join('; '));

@@ -1,12 +1,15 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, Options, ValidateFunction } from 'ajv';
+import { compileSchema } from './compile.js';
 import type { Inference, InferenceResponse, Rectangle } from './inference.js';
 import { strictInferenceSchema } from './strict-schema.js';
 
+export const INFERENCE_VALIDATION: Options = { allErrors: true, strict: false };
+
 let compiled: ValidateFunction | undefined;
 
-/** Compiles the validator (tens of ms): called once at worker start, not on the first request. */
+/** Loads the validator: called once at worker start, not on the first request. */
 export function validator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, strict: false }).compile(strictInferenceSchema);
+  compiled ??= compileSchema(strictInferenceSchema, INFERENCE_VALIDATION);
   return compiled;
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
+import type { Options, ValidateFunction } from 'ajv';
+import { compileSchema } from '../../schema/compile.js';
 import { formatAjvError } from '../../schema/validate.js';
 import { COCO_LABELS } from '../../vision/coco-labels.js';
 import { EXECUTION_PROVIDERS_SCHEMA, type ExecutionProvider } from '../../vision/onnx-session.js';
@@ -43,7 +44,9 @@ export interface ModelConfig {
 const triple = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 } as const;
 const fraction = { type: 'number', minimum: 0, maximum: 1 } as const;
 
-const schema = {
+export const MODEL_JSON_VALIDATION: Options = { allErrors: true };
+
+export const modelJsonSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['input', 'decoder'],
@@ -120,7 +123,7 @@ interface RawModelJson {
   executionProviders?: ExecutionProvider[];
 }
 
-let compiled: ReturnType<Ajv['compile']> | undefined;
+let compiled: ValidateFunction | undefined;
 
 /** Reads and validates a model directory's model.json; the error lists every problem. */
 export async function readModelConfig(dir: string): Promise<ModelConfig> {
@@ -131,7 +134,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
-  compiled ??= new Ajv({ allErrors: true }).compile(schema);
+  compiled ??= compileSchema(modelJsonSchema, MODEL_JSON_VALIDATION);
   if (!compiled(raw)) {
     const problems = (compiled.errors ?? []).map(formatAjvError);
     throw new Error(`${path}: ${problems.join('; ')}`);
