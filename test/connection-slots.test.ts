@@ -1,44 +1,14 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { VERSION } from '../src/version.js';
 import { makePki, type TestPki } from './helpers/certs.js';
 import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
 import { checkWellFormed, fixture } from './helpers/http.js';
+import { connectionsClosed, holdIdle } from './helpers/idle-sockets.js';
 
 const jpeg = fixture('frames/messi_416.jpg');
 const IDLE = 2000;
-
-/**
- * Opens `n` TCP connections that never send a byte (nor a TLS ClientHello); resolves once each has connected (or
- * already been closed: the server may evict early ones while later ones connect). `signal` (the test's) ends every
- * wait, so that a test that times out still reaches its `finally` and stops its server.
- */
-async function holdIdle(
-  port: number,
-  n: number,
-  signal: AbortSignal,
-): Promise<{ sockets: Socket[]; allClosed: Promise<unknown> }> {
-  const sockets: Socket[] = [];
-  const closed: Array<Promise<unknown>> = [];
-  // In batches: a burst of 2,000 SYNs would overflow the listen backlog (511).
-  for (let i = 0; i < n; i += 100) {
-    const batch = Array.from({ length: Math.min(100, n - i) }, () => {
-      const socket = connect(port, '127.0.0.1');
-      socket.on('error', () => {});
-      // Read, or the server's FIN is never noticed: a paused socket stays in CLOSE-WAIT without 'end' or 'close'.
-      socket.resume();
-      sockets.push(socket);
-      const close = once(socket, 'close', { signal });
-      closed.push(close);
-      return Promise.race([once(socket, 'connect', { signal }), close]);
-    });
-    await Promise.all(batch);
-  }
-  return { sockets, allClosed: Promise.all(closed) };
-}
 
 async function answer(url: string, dispatcher: Agent, path: string, body?: Buffer): Promise<number> {
   const response = await request(`${url}${path}`, {
@@ -50,11 +20,6 @@ async function answer(url: string, dispatcher: Agent, path: string, body?: Buffe
   if (body === undefined) assert.deepEqual(JSON.parse(text), { status: 'live', version: VERSION });
   else checkWellFormed({ status: response.statusCode, headers: response.headers, text, json: undefined });
   return response.statusCode;
-}
-
-function counter(text: string, reason: string): number {
-  const match = new RegExp(`^httpextension_connections_closed_total\\{reason="${reason}"\\} (\\S+)$`, 'm').exec(text);
-  return match === null ? 0 : Number(match[1]);
 }
 
 /**
@@ -69,10 +34,13 @@ async function assertIdleCannotDeny(server: CliServer, dispatcher: Agent, signal
     assert.equal(await answer(server.url, dispatcher, '/score', jpeg), 200);
     await idle.allClosed;
     const metrics = await (await request(`${server.url}/metrics`, { dispatcher })).body.text();
-    assert.ok(counter(metrics, 'evicted') >= 1, 'some idle connections were evicted for newcomers');
-    assert.equal(counter(metrics, 'refused-full') + counter(metrics, 'refused-address'), 0);
+    assert.ok(connectionsClosed(metrics, 'http', 'evicted') >= 1, 'some idle connections were evicted for newcomers');
+    assert.equal(
+      connectionsClosed(metrics, 'http', 'refused-full') + connectionsClosed(metrics, 'http', 'refused-address'),
+      0,
+    );
   } finally {
-    for (const socket of idle.sockets) socket.destroy();
+    idle.destroy();
     await dispatcher.close();
   }
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -438,7 +440,7 @@ describe('gRPC idle streams', () => {
 });
 
 describe('gRPC shutdown', () => {
-  test('SIGTERM (close) answers the accepted samples, then ends the stream UNAVAILABLE', async () => {
+  test('SIGTERM (close) closes connections without a stream at once, answers the accepted samples, then ends the stream UNAVAILABLE', async () => {
     const server = await startTestServer({
       grpc: { port: 0 },
       routes: [{ path: '/behave', processor: doubleUrl('behave'), options: {}, execution: 'inline' }],
@@ -453,7 +455,13 @@ describe('gRPC shutdown', () => {
     await until('the frame running', async () =>
       (await get(server.at('/metrics'))).text.includes('httpextension_workers_busy 1'),
     );
+    const idle = connect(server.grpcPort!, '127.0.0.1');
+    idle.on('error', () => {});
+    idle.resume();
+    await once(idle, 'connect');
     const closed = server.close();
+    // Before the held sample is released: the drain does not wait for the work in flight to close it.
+    await once(idle, 'close');
     hold.release();
     const answer = await stream.next();
     assert.equal(answer.ackSequenceNumber, 2);

@@ -204,7 +204,7 @@ export const configSchema = {
       ...ms,
       default: 10_000,
       description:
-        'a client must send its headers within this (`408` beyond; a connection that sends no request at all is closed), counted from its first byte, and from the connection for its first request; at most `bodyTimeoutMs`',
+        'a client must send its headers within this (`408` beyond; a connection that sends no request at all is closed), counted from its first byte, and from the connection for its first request; a gRPC connection must open its first stream within it; at most `bodyTimeoutMs`',
       env: 'HX_HEADERS_TIMEOUT_MS',
     },
     bodyTimeoutMs: {
@@ -224,7 +224,7 @@ export const configSchema = {
       ...positiveInt,
       default: 1024,
       description:
-        'open connections allowed at once; a newcomer over it takes the slot of the oldest connection with no request in progress, and is closed on arrival only when every connection is answering one',
+        'open connections allowed at once on each listening port (HTTP, gRPC); a newcomer over it takes the slot of the oldest connection with no request (gRPC: stream) in progress, and is closed on arrival only when every connection is answering one',
       env: 'HX_MAX_CONNECTIONS',
     },
     maxConnectionsPerAddress: {

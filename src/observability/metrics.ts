@@ -34,7 +34,7 @@ export class Metrics {
   private readonly duration: Histogram<'route'>;
   private readonly inferences: Counter<'processor' | 'type' | 'label'>;
   private readonly rejected: Counter<'reason'>;
-  private readonly connectionsClosed: Counter<'reason'>;
+  private readonly connectionsClosed: Counter<'listener' | 'reason'>;
   private readonly clientsGone: Counter<'stage'>;
 
   constructor(pool: PoolGauges) {
@@ -73,8 +73,8 @@ export class Metrics {
     });
     this.connectionsClosed = new Counter({
       name: 'httpextension_connections_closed_total',
-      help: 'Connections the server closed itself: evicted (idle, for a newcomer), refused-address, refused-full, drain',
-      labelNames: ['reason'],
+      help: 'Connections the server closed itself, by listener (http, grpc) and reason: evicted (idle, for a newcomer), no-request, refused-address, refused-full, drain',
+      labelNames: ['listener', 'reason'],
       registers: [this.registry],
     });
     this.clientsGone = new Counter({
@@ -120,8 +120,8 @@ export class Metrics {
     if (fields.code !== undefined) this.rejected.inc({ reason: fields.code });
   }
 
-  observeConnectionClosed(reason: string): void {
-    this.connectionsClosed.inc({ reason });
+  observeConnectionClosed(listener: 'http' | 'grpc', reason: string): void {
+    this.connectionsClosed.inc({ listener, reason });
   }
 
   observeClientGone(stage: string): void {

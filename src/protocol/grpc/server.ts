@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { experimental, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
@@ -10,6 +12,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { EXTENSION_PROTO, GRPC_LOADER_OPTIONS, PROTO_DIR, PROTO_PACKAGE } from '../../schema/grpc-inference.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { authSettings } from '../auth/settings.js';
+import { ConnectionSlots } from '../connection-slots.js';
 import { readTlsFiles } from '../http/tls.js';
 import { type Call, Session } from './session.js';
 
@@ -52,35 +55,82 @@ export async function startGrpcServer(deps: {
       this.set(sessions.size);
     },
   });
+  // Our own listener in front of grpc-js, so that idle and half-open connections are counted and evicted as on
+  // the HTTP port (grpc-js bounds neither); each admitted socket is handed to grpc-js's HTTP/2 (or TLS) server.
+  const slots = new ConnectionSlots<Call>(
+    {
+      max: config.maxConnections,
+      perAddress: config.maxConnectionsPerAddress,
+      // A gRPC client opens its stream right after connecting: no reason to wait longer for one that sent bytes.
+      firstWorkMs: config.headersTimeoutMs,
+      graceAfterBytes: false,
+    },
+    (reason) => deps.metrics.observeConnectionClosed('grpc', reason),
+  );
+  /** Admitted TCP sockets by peer, to find the connection a call came on (grpc-js shows a call only its peer). */
+  const sockets = new Map<string, Socket>();
   let closing = false;
   server.addService(service, {
     ProcessMediaStream: (call: Call) => {
+      const socket = sockets.get(call.getPeer());
+      if (socket !== undefined) slots.begin(socket, call);
       const session = new Session(call, sessionDeps, ++next);
       if (closing) void session.drain();
       sessions.add(session);
-      call.on('close', () => sessions.delete(session));
-      call.on('finish', () => sessions.delete(session));
+      const ended = (): void => {
+        sessions.delete(session);
+        if (socket !== undefined) slots.end(socket, call);
+      };
+      call.on('close', ended);
+      call.on('finish', ended);
+      call.on('cancelled', ended);
     },
   });
   const certificates = config.tls.certFile === undefined ? undefined : new Certificates(config.tls);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.grpc.port ?? 0}`, credentials(config, certificates), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
+  const injector = server.createConnectionInjector(credentials(config, certificates));
+  const listener = createServer({ noDelay: true }, (socket) => {
+    if (!slots.admit(socket)) return;
+    const key = peerOf(socket);
+    sockets.set(key, socket);
+    socket.once('close', () => sockets.delete(key));
+    injector.injectConnection(socket);
+  });
+  listener.listen(config.grpc.port ?? 0, config.host);
+  await Promise.race([
+    once(listener, 'listening'),
+    once(listener, 'error').then(([error]) => {
+      throw error;
+    }),
+  ]);
+  const address = listener.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
   deps.logger.info({ port, host: config.host, tls: config.tls.certFile !== undefined }, 'gRPC extension listening');
   return {
     port,
     close: async () => {
       closing = true;
+      // Connections without a stream hold nothing: closed now, as on the HTTP port.
+      slots.drain();
+      const listenerClosed = new Promise<void>((resolve) => listener.close(() => resolve()));
       // Every frame in flight ends by its deadline; the grace period bounds what is left (a peer that never reads).
-      const grace = setTimeout(() => server.forceShutdown(), config.shutdownGraceMs + config.requestTimeoutMs);
+      const grace = setTimeout(() => {
+        server.forceShutdown();
+        for (const socket of sockets.values()) socket.destroy();
+      }, config.shutdownGraceMs + config.requestTimeoutMs);
       await Promise.all([...sessions].map((session) => session.drain()));
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // Those that connected meanwhile and opened no stream.
+      slots.drain();
+      await listenerClosed;
       clearTimeout(grace);
     },
     reloadTls: () => certificates?.reload(),
   };
+}
+
+/** A connection's peer as grpc-js's `call.getPeer()` spells it. */
+function peerOf(socket: Socket): string {
+  return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : `${socket.remoteAddress}`;
 }
 
 function credentials(config: Readonly<Config>, certificates: Certificates | undefined): ServerCredentials {

@@ -11,7 +11,7 @@ import { VERSION } from '../../version.js';
 import { installAuth } from './auth-hook.js';
 import { readBody } from './body.js';
 import { clientErrorAnswerer } from './client-error.js';
-import { ConnectionSlots } from './connection-slots.js';
+import { HttpConnectionSlots } from './connection-slots.js';
 import { CONSOLE_PATHS, installConsole, sendConsolePage, wantsPage } from './console.js';
 import { flattenQuery, installInferenceRoutes, rawHintsOf } from './inference-route.js';
 import { parseMediaType } from './media-type.js';
@@ -32,7 +32,7 @@ const SAFE_ID = /^[\x21-\x7e]{1,128}$/;
 export interface HttpServer {
   app: FastifyInstance;
   metrics: Metrics;
-  slots: ConnectionSlots;
+  slots: HttpConnectionSlots;
   /** Re-reads the TLS certificate, key and CA files; new connections use them, open ones keep theirs. */
   reloadTls(): void;
 }
@@ -69,14 +69,14 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
-  const slots = new ConnectionSlots(
+  const slots = new HttpConnectionSlots(
     app.server,
     {
       max: config.maxConnections,
       perAddress: config.maxConnectionsPerAddress,
       firstRequestMs: config.headersTimeoutMs,
     },
-    (reason) => metrics.observeConnectionClosed(reason),
+    (reason) => metrics.observeConnectionClosed('http', reason),
   );
 
   app.removeAllContentTypeParsers();
