@@ -3,6 +3,7 @@
  * Everything that leaves this thread is a plain object; errors become {code, message}.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isHxError } from '../errors.js';
 import type { TaskMessage, WorkerInit, WorkerMessage } from './messages.js';
@@ -53,8 +54,10 @@ async function run(task: TaskMessage): Promise<void> {
 
 /** Memory this thread holds: its JS heap and what its buffers hold outside it (process RSS is shared by threads). */
 function overMemory(): string | undefined {
-  const { heapUsed, external } = process.memoryUsage();
-  const used = heapUsed + external;
+  // The same two figures as process.memoryUsage()'s heapUsed and external, without the RSS it also reads from /proc
+  // (a file read per task).
+  const heap = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory?: number };
+  const used = heap.used_heap_size + (heap.external_memory ?? process.memoryUsage().external);
   return used > init.maxMemoryBytes
     ? `holds ${Math.round(used / 2 ** 20)} MB after a task, over workerMaxMemoryMb`
     : undefined;
