@@ -158,7 +158,13 @@ describe('gRPC connection slots', () => {
       bare.on('error', () => {});
       bare.resume();
       await once(bare, 'close');
-      const secure = tlsConnect({ host: '127.0.0.1', port: server.grpcPort!, ALPNProtocols: ['h2'], ca });
+      const secure = tlsConnect({
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port: server.grpcPort!,
+        ALPNProtocols: ['h2'],
+        ca,
+      });
       secure.on('error', () => {});
       secure.resume();
       await once(secure, 'secureConnect');
