@@ -92,7 +92,10 @@ export async function startGrpcServer(deps: {
     if (!slots.admit(socket)) return;
     const key = peerOf(socket);
     sockets.set(key, socket);
-    socket.once('close', () => sockets.delete(key));
+    // A later connection may reuse the port once this one is gone: only this socket's own entry goes.
+    socket.once('close', () => {
+      if (sockets.get(key) === socket) sockets.delete(key);
+    });
     injector.injectConnection(socket);
   });
   listener.listen(config.grpc.port ?? 0, config.host);
