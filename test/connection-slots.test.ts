@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { VERSION } from '../src/version.js';
@@ -6,6 +8,7 @@ import { makePki, type TestPki } from './helpers/certs.js';
 import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
 import { checkWellFormed, fixture } from './helpers/http.js';
 import { connectionsClosed, holdIdle } from './helpers/idle-sockets.js';
+import { startTestServer } from './helpers/server.js';
 
 const jpeg = fixture('frames/messi_416.jpg');
 const IDLE = 2000;
@@ -78,6 +81,41 @@ describe('connection slots', () => {
       await assertIdleCannotDeny(server, dispatcher, t.signal);
     } finally {
       assert.equal(await server.stop(), 0);
+    }
+  });
+
+  test('slow uploads cannot hold every slot either: a newcomer takes the slot of the oldest body still arriving', async () => {
+    const server = await startTestServer({ maxConnections: 4 });
+    const uploads: Socket[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const socket = connect(server.port, '127.0.0.1');
+        socket.on('error', () => {});
+        // Headers of a body that never completes: a request in progress, not accepted yet. The server's 100 Continue
+        // says it has taken the request.
+        socket.write(
+          'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n',
+        );
+        const [reply] = (await once(socket, 'data')) as [Buffer];
+        assert.match(reply.toString('latin1'), /^HTTP\/1\.1 100 Continue/);
+        socket.write(jpeg.subarray(0, 10));
+        socket.resume();
+        uploads.push(socket);
+      }
+      const oldestClosed = once(uploads[0]!, 'close');
+      const dispatcher = new Agent({ connections: 1 });
+      try {
+        assert.equal(await answer(server.url, dispatcher, '/health/live'), 200);
+        await oldestClosed;
+        const metrics = await (await request(`${server.url}/metrics`, { dispatcher })).body.text();
+        assert.ok(connectionsClosed(metrics, 'http', 'evicted') >= 1);
+        assert.equal(connectionsClosed(metrics, 'http', 'refused-full'), 0);
+      } finally {
+        await dispatcher.close();
+      }
+    } finally {
+      for (const socket of uploads) socket.destroy();
+      await server.close();
     }
   });
 });

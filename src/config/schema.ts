@@ -224,7 +224,7 @@ export const configSchema = {
       ...positiveInt,
       default: 1024,
       description:
-        'open connections allowed at once on each listening port (HTTP, gRPC); a newcomer over it takes the slot of the oldest connection with no request (gRPC: stream) in progress, and is closed on arrival only when every connection is answering one',
+        'open connections allowed at once on each listening port (HTTP, gRPC); a newcomer over it takes the slot of the oldest connection with no request (gRPC: stream) in progress, else of the oldest HTTP request whose body is still arriving, and is closed on arrival only when every connection has an accepted one',
       env: 'HX_MAX_CONNECTIONS',
     },
     maxConnectionsPerAddress: {

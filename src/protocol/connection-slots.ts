@@ -14,7 +14,7 @@ interface Slot<W> {
   firstWork: NodeJS.Timeout | undefined;
 }
 
-export interface SlotLimits {
+export interface SlotLimits<W> {
   /** Connections open at once. */
   max: number;
   /** Connections open at once from one remote address. */
@@ -29,6 +29,11 @@ export interface SlotLimits {
    * that is still arriving itself, and answers it 408).
    */
   graceAfterBytes: boolean;
+  /**
+   * Work that was not accepted yet (an HTTP body still arriving): a connection with only such work may be evicted,
+   * after every idle one, so that slow uploads cannot hold every slot either. Work it does not name is never evicted.
+   */
+  unaccepted?: (work: W) => boolean;
 }
 
 /**
@@ -40,14 +45,14 @@ export interface SlotLimits {
  * end calls `admit` for each accepted socket before its protocol sees it, and `begin`/`end` around each unit of work.
  */
 export class ConnectionSlots<W> {
-  private readonly limits: SlotLimits;
+  private readonly limits: SlotLimits<W>;
   /** In arrival order: the first match is the oldest. */
   private readonly slots = new Map<Socket, Slot<W>>();
   private readonly byAddress = new Map<string, number>();
   private readonly onClose: (reason: SlotCloseReason) => void;
   private isDraining = false;
 
-  constructor(limits: SlotLimits, onClose: (reason: SlotCloseReason) => void) {
+  constructor(limits: SlotLimits<W>, onClose: (reason: SlotCloseReason) => void) {
     this.limits = limits;
     this.onClose = onClose;
   }
@@ -118,19 +123,31 @@ export class ConnectionSlots<W> {
     slot.firstWork.unref();
   }
 
-  /** Closes the oldest matching connection without work in progress; false when there is none. */
+  /**
+   * Closes the oldest matching connection without work in progress (one that never had any first, then an idle
+   * one), else the oldest whose work was all not accepted yet; false when there is none.
+   */
   private evict(match: (slot: Slot<W>) => boolean): boolean {
     let idle: Slot<W> | undefined;
+    let unaccepted: Slot<W> | undefined;
+    const isUnaccepted = this.limits.unaccepted;
     for (const slot of this.slots.values()) {
-      if (slot.work.size > 0 || !match(slot)) continue;
+      if (!match(slot)) continue;
+      if (slot.work.size > 0) {
+        if (unaccepted === undefined && isUnaccepted !== undefined && [...slot.work].every(isUnaccepted)) {
+          unaccepted = slot;
+        }
+        continue;
+      }
       if (!slot.served) {
         this.close(slot, 'evicted');
         return true;
       }
       idle ??= slot;
     }
-    if (idle === undefined) return false;
-    this.close(idle, 'evicted');
+    const victim = idle ?? unaccepted;
+    if (victim === undefined) return false;
+    this.close(victim, 'evicted');
     return true;
   }
 

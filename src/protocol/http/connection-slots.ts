@@ -21,7 +21,14 @@ export class HttpConnectionSlots {
   constructor(server: Server, limits: HttpSlotLimits, onClose: (reason: SlotCloseReason) => void) {
     this.slots = new ConnectionSlots(
       // Node's own headers timeout runs from a connection's first byte: one that sent some gets that long more.
-      { max: limits.max, perAddress: limits.perAddress, firstWorkMs: limits.firstRequestMs, graceAfterBytes: true },
+      {
+        max: limits.max,
+        perAddress: limits.perAddress,
+        firstWorkMs: limits.firstRequestMs,
+        graceAfterBytes: true,
+        // A body still arriving was not accepted: a newcomer may take its slot once no idle connection is left.
+        unaccepted: ({ request }) => !request.complete,
+      },
       onClose,
     );
     // Before the HTTP (or TLS) layer sees the socket: a refused one costs nothing more.
