@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
+import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import { Agent, request } from 'undici';
 import type { StreamMessage } from '../src/protocol/grpc/session.js';
-import { fromProtoInference } from '../src/schema/grpc-inference.js';
+import { fromProtoInference, PROTO_PACKAGE } from '../src/schema/grpc-inference.js';
 import { validateResponse } from '../src/schema/validate.js';
 import { descriptor, openStream, type TestStream } from './grpc-client.js';
 import { makePki, type TestPki } from './helpers/certs.js';
-import { fixture, until } from './helpers/http.js';
+import { fixture, get, until } from './helpers/http.js';
 import { connectionsClosed, holdIdle } from './helpers/idle-sockets.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -180,4 +181,42 @@ describe('gRPC connection slots', () => {
       await server.close();
     }
   });
+
+  test('streams that never send their descriptor cannot hold every slot: a newcomer takes the oldest one', async () => {
+    const server = await startTestServer({ grpc: { port: 0 }, maxConnections: 2 });
+    const silent: ClientHttp2Session[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        // A connection of its own each (grpc-js clients would share one), with a stream open and nothing sent on it.
+        const session = http2Connect(`http://127.0.0.1:${server.grpcPort}`);
+        session.on('error', () => {});
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': `/${PROTO_PACKAGE}.MediaGraphExtension/ProcessMediaStream`,
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        });
+        stream.on('error', () => {});
+        silent.push(session);
+        await until(`${i + 1} silent streams open`, async () => (await streamsOpen(server)) === i + 1);
+      }
+      const oldestClosed = once(silent[0]!, 'close');
+      const stream = openStream(server.grpcPort!);
+      await assertAnswers(stream, 2);
+      await oldestClosed;
+      assert.equal(await closedCount(server, 'evicted'), 1);
+      assert.equal(await closedCount(server, 'refused-full'), 0);
+      stream.end();
+      assert.equal((await stream.ended).code, status.OK);
+      stream.close();
+    } finally {
+      for (const session of silent) session.destroy();
+      await server.close();
+    }
+  });
 });
+
+async function streamsOpen(server: TestServer): Promise<number> {
+  const match = /^httpextension_grpc_streams (\d+)$/m.exec((await get(server.at('/metrics'))).text);
+  return Number(match?.[1]);
+}

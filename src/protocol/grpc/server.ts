@@ -57,13 +57,15 @@ export async function startGrpcServer(deps: {
   });
   // Our own listener in front of grpc-js, so that idle and half-open connections are counted and evicted as on
   // the HTTP port (grpc-js bounds neither); each admitted socket is handed to grpc-js's HTTP/2 (or TLS) server.
-  const slots = new ConnectionSlots<Call>(
+  const slots = new ConnectionSlots<Session>(
     {
       max: config.maxConnections,
       perAddress: config.maxConnectionsPerAddress,
       // A gRPC client opens its stream right after connecting: no reason to wait longer for one that sent bytes.
       firstWorkMs: config.headersTimeoutMs,
       graceAfterBytes: false,
+      // A stream still without its descriptor was not accepted: a newcomer may take its connection's slot.
+      unaccepted: (session) => !session.described,
     },
     (reason) => deps.metrics.observeConnectionClosed('grpc', reason),
   );
@@ -73,13 +75,13 @@ export async function startGrpcServer(deps: {
   server.addService(service, {
     ProcessMediaStream: (call: Call) => {
       const socket = sockets.get(call.getPeer());
-      if (socket !== undefined) slots.begin(socket, call);
       const session = new Session(call, sessionDeps, ++next);
+      if (socket !== undefined) slots.begin(socket, session);
       if (closing) void session.drain();
       sessions.add(session);
       const ended = (): void => {
         sessions.delete(session);
-        if (socket !== undefined) slots.end(socket, call);
+        if (socket !== undefined) slots.end(socket, session);
       };
       call.on('close', ended);
       call.on('finish', ended);

@@ -51,6 +51,11 @@ export class Session {
   private idleTimer: NodeJS.Timeout | undefined;
   readonly id: string;
 
+  /** The stream's descriptor was accepted: until then it is a stream that holds a connection and has asked nothing. */
+  get described(): boolean {
+    return this.setup !== undefined;
+  }
+
   constructor(
     private readonly call: Call,
     private readonly deps: SessionDeps,
