@@ -26,18 +26,22 @@ async function answer(url: string, dispatcher: Agent, path: string, body?: Buffe
 }
 
 /**
- * 2,000 idle connections against each port: health and a real frame are still answered (the idle ones give up their
- * slots), and every idle one is closed, by eviction or by the short header / handshake timeout (Node's own TLS
- * handshake timeout is 120 s, past this test's timeout).
+ * 2,000 idle connections against a port, more than `slots` can hold: health and a real frame are still answered, each
+ * connection beyond the slots (the client's own included) evicted the oldest idle one, and none was refused. The
+ * timeouts are long enough that none fires while the 2,000 connect (they are tested on their own below).
  */
-async function assertIdleCannotDeny(server: CliServer, dispatcher: Agent, signal: AbortSignal): Promise<void> {
+async function assertIdleCannotDeny(
+  server: CliServer,
+  slots: number,
+  dispatcher: Agent,
+  signal: AbortSignal,
+): Promise<void> {
   const idle = await holdIdle(server.port, IDLE, signal);
   try {
     assert.equal(await answer(server.url, dispatcher, '/health/live'), 200);
     assert.equal(await answer(server.url, dispatcher, '/score', jpeg), 200);
-    await idle.allClosed;
     const metrics = await (await request(`${server.url}/metrics`, { dispatcher })).body.text();
-    assert.ok(connectionsClosed(metrics, 'http', 'evicted') >= 1, 'some idle connections were evicted for newcomers');
+    assert.equal(connectionsClosed(metrics, 'http', 'evicted'), IDLE + 1 - slots);
     assert.equal(
       connectionsClosed(metrics, 'http', 'refused-full') + connectionsClosed(metrics, 'http', 'refused-address'),
       0,
@@ -47,6 +51,8 @@ async function assertIdleCannotDeny(server: CliServer, dispatcher: Agent, signal
     await dispatcher.close();
   }
 }
+
+const SLOW_TIMEOUTS = { HX_HEADERS_TIMEOUT_MS: '30000', HX_TLS_HANDSHAKE_TIMEOUT_MS: '30000' };
 
 describe('connection slots', () => {
   let pki: TestPki;
@@ -59,11 +65,11 @@ describe('connection slots', () => {
   }, async (t) => {
     // The per-address cap raised above the idle count, so that the global slots are the ones that fill.
     const server = await startCli(['--workers', '1', ...SCORE_ONLY], {
-      HX_HEADERS_TIMEOUT_MS: '1500',
+      ...SLOW_TIMEOUTS,
       HX_MAX_CONNECTIONS_PER_ADDRESS: '4096',
     });
     try {
-      await assertIdleCannotDeny(server, new Agent({ connections: 1 }), t.signal);
+      await assertIdleCannotDeny(server, 1024, new Agent({ connections: 1 }), t.signal);
     } finally {
       assert.equal(await server.stop(), 0);
     }
@@ -74,13 +80,34 @@ describe('connection slots', () => {
   }, async (t) => {
     const server = await startCli(
       ['--workers', '1', ...SCORE_ONLY, '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey],
-      { HX_TLS_HANDSHAKE_TIMEOUT_MS: '1500' },
+      SLOW_TIMEOUTS,
     );
     try {
       const dispatcher = new Agent({ connections: 1, connect: { rejectUnauthorized: false } });
-      await assertIdleCannotDeny(server, dispatcher, t.signal);
+      await assertIdleCannotDeny(server, 256, dispatcher, t.signal);
     } finally {
       assert.equal(await server.stop(), 0);
+    }
+  });
+
+  test('a connection that sends no request is closed after headersTimeoutMs; one without a ClientHello after the TLS handshake timeout', async () => {
+    const plain = await startTestServer({ headersTimeoutMs: 200 });
+    const secure = await startTestServer({
+      tls: { certFile: pki.serverCert, keyFile: pki.serverKey, handshakeTimeoutMs: 200 },
+      headersTimeoutMs: 30_000,
+    });
+    try {
+      for (const server of [plain, secure]) {
+        const socket = connect(server.port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.resume();
+        await once(socket, 'close');
+      }
+      const metrics = await (await request(`${plain.url}/metrics`)).body.text();
+      assert.equal(connectionsClosed(metrics, 'http', 'no-request'), 1);
+    } finally {
+      await plain.close();
+      await secure.close();
     }
   });
 
