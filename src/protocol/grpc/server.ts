@@ -114,7 +114,8 @@ export async function startGrpcServer(deps: {
     port,
     close: async () => {
       closing = true;
-      // Connections without a stream hold nothing: closed now, as on the HTTP port.
+      // Connections without a stream hold nothing: closed now, as on the HTTP port. Late clients are refused at
+      // connect (gRPC clients see UNAVAILABLE either way, and go elsewhere).
       slots.drain();
       const listenerClosed = new Promise<void>((resolve) => listener.close(() => resolve()));
       // Every frame in flight ends by its deadline; the grace period bounds what is left (a peer that never reads).
@@ -124,7 +125,7 @@ export async function startGrpcServer(deps: {
       }, config.shutdownGraceMs + config.requestTimeoutMs);
       await Promise.all([...sessions].map((session) => session.drain()));
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-      // Those that connected meanwhile and opened no stream.
+      // Connections whose last stream ended meanwhile, if grpc-js left them open.
       slots.drain();
       await listenerClosed;
       clearTimeout(grace);
