@@ -105,8 +105,8 @@ export class ConnectionSlots<W> {
 
   /**
    * Shutdown: closes at once every connection that has no work in progress, and those with a piece of work that
-   * `abandon` says was not accepted (an HTTP body still arriving). New connections are still taken, so that late
-   * clients get the protocol's "draining" answer rather than a refusal at the TCP level.
+   * `abandon` says was not accepted (an HTTP body still arriving). New connections are still admitted: a front end
+   * whose listener stays open (HTTP) answers late clients its "draining" rather than a refusal at the TCP level.
    */
   drain(abandon: (work: W) => boolean = () => false): void {
     this.isDraining = true;
