@@ -104,14 +104,17 @@ export class ConnectionSlots<W> {
   }
 
   /**
-   * Shutdown: closes at once every connection that has no work in progress, and those with a piece of work that
-   * `abandon` says was not accepted (an HTTP body still arriving). New connections are still admitted: a front end
-   * whose listener stays open (HTTP) answers late clients its "draining" rather than a refusal at the TCP level.
+   * Shutdown: closes at once every connection that has no work in progress, and those with a piece of work that was
+   * not accepted yet (`unaccepted`); `kept` sees each piece of work left to finish. New connections are still
+   * admitted: a front end whose listener stays open (HTTP) answers late clients its "draining" rather than a refusal
+   * at the TCP level.
    */
-  drain(abandon: (work: W) => boolean = () => false): void {
+  drain(kept: (work: W) => void = () => {}): void {
     this.isDraining = true;
+    const unaccepted = this.limits.unaccepted ?? (() => false);
     for (const slot of [...this.slots.values()]) {
-      if (slot.work.size === 0 || [...slot.work].some(abandon)) this.close(slot, 'drain');
+      if (slot.work.size === 0 || [...slot.work].some(unaccepted)) this.close(slot, 'drain');
+      else slot.work.forEach(kept);
     }
   }
 

@@ -45,11 +45,9 @@ export class HttpConnectionSlots {
    * was not accepted yet), and every other one as soon as its answer is written.
    */
   drain(): void {
-    this.slots.drain(({ request, response }) => {
-      if (!request.complete) return true;
+    this.slots.drain(({ response }) => {
       // Connection: close tells the client not to reuse a connection the drain is about to close.
       if (!response.headersSent) response.shouldKeepAlive = false;
-      return false;
     });
   }
 
