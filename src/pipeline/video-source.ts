@@ -290,8 +290,11 @@ export class VideoSource {
     // pipe instead, which also covers a server that accepts the connection and never answers DESCRIBE.
     let stalled = false;
     let watchdog: NodeJS.Timeout | undefined;
+    // Off once this run is over: the last words of an ffmpeg being stopped would re-arm it, and the timer would hold
+    // the process for a whole stall period after the pipeline ended.
+    let watching = true;
     const feed = () => {
-      if (this.spec.kind !== 'rtsp') return;
+      if (this.spec.kind !== 'rtsp' || !watching) return;
       clearTimeout(watchdog);
       watchdog = setTimeout(() => {
         stalled = true;
@@ -410,6 +413,7 @@ export class VideoSource {
       }
       if (readError !== undefined) throw readError;
     } finally {
+      watching = false;
       clearTimeout(watchdog);
       if (child.exitCode === null) child.kill('SIGTERM');
       const taken = this.frameTaken;
