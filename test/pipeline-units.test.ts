@@ -187,16 +187,20 @@ describe('ffmpegArgs', () => {
   });
 
   test('an ffmpeg older than 5.1 (the bundled static build) gets -vsync; packets only means no decoding', () => {
-    assert.ok(
-      ffmpegArgs(rtsp, false, { frames: true, packets: false }, false).join(' ').includes('-vsync passthrough'),
-    );
+    const old = ffmpegArgs(rtsp, false, { frames: true, packets: false }, false);
+    assert.ok(old.join(' ').includes('-vsync passthrough'));
+    // Nor has its showinfo the checksum option.
+    assert.equal(old[old.indexOf('-vf') + 1], 'showinfo');
     const packets = ffmpegArgs(rtsp, false, { frames: false, packets: true });
     assert.ok(!packets.includes('rawvideo') && !packets.includes('showinfo'));
   });
 
   test('maxFrameWidth: frames scaled down (never up) before they are piped', () => {
     const args = ffmpegArgs(rtsp, false, { frames: true, packets: true, maxFrameWidth: 320 });
-    assert.equal(args[args.indexOf('-vf') + 1], "scale=w='min(320,iw)':h=-2:flags=area,showinfo");
-    assert.equal(ffmpegArgs(rtsp, false, { frames: true, packets: false })[args.indexOf('-vf') + 1], 'showinfo');
+    assert.equal(args[args.indexOf('-vf') + 1], "scale=w='min(320,iw)':h=-2:flags=area,showinfo=checksum=0");
+    assert.equal(
+      ffmpegArgs(rtsp, false, { frames: true, packets: false })[args.indexOf('-vf') + 1],
+      'showinfo=checksum=0',
+    );
   });
 });

@@ -25,7 +25,7 @@ import { probe } from './helpers/videos.js';
 /**
  * Every vendor topology in test/fixtures/topologies (all but the Cognitive Services ones), unchanged but for where its
  * extension points (an HTTP double that detects a person in every frame; our server's gRPC front end) and where it
- * records (--media-root), on the first 3 s of the street video. Each one must analyse (answers published), record (each recording sink: started,
+ * records (--media-root), on the first 2 s of the street video. Each one must analyse (answers published), record (each recording sink: started,
  * available, stopped, and a playable MP4) or both, as its nodes say.
  */
 interface Expected {
@@ -97,7 +97,7 @@ describe('the vendor corpus on the street video', { concurrency: 3 }, () => {
   let grpcAddress: string;
   before(async () => {
     dir = tempDir();
-    clip = await streetClip(dir, 30);
+    clip = await streetClip(dir, 20);
     double = await startDouble((_r, _i, res) => json(res, 200, PERSON));
     const port = await freePort();
     grpcServer = await startCli([...SCORE_ONLY, '--workers', '1', '--grpc-port', String(port)]);
@@ -142,7 +142,7 @@ describe('the vendor corpus on the street video', { concurrency: 3 }, () => {
       const times = mediaTimes(analytics, origin90k);
       for (const [i, m] of analytics.entries()) {
         assert.deepEqual(validateResponse({ inferences: m.body.inferences }), []);
-        assert.ok(times[i]! >= 0 && times[i]! < 3 * 90_000, `media time ${times[i]}`);
+        assert.ok(times[i]! >= 0 && times[i]! < 2 * 90_000, `media time ${times[i]}`);
       }
       for (const sink of expected.recorders) {
         const events = messages.filter((m) => m.properties.subject.endsWith(`/sinks/${sink}`));
@@ -162,7 +162,7 @@ describe('the vendor corpus on the street video', { concurrency: 3 }, () => {
         }
         const p = await probe(file);
         assert.ok(
-          p.codec === 'h264' && p.firstKey && p.duration > 0 && p.duration <= 3.1,
+          p.codec === 'h264' && p.firstKey && p.duration > 0 && p.duration <= 2.1,
           `${file}: ${JSON.stringify(p)}`,
         );
       }

@@ -14,8 +14,8 @@ export function findFfmpeg(explicit?: string): string {
   const fromEnv = explicit ?? process.env.HX_FFMPEG;
   if (fromEnv) return fromEnv;
   if (cached !== undefined) return cached;
-  const probe = spawnSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' });
-  if (probe.status === 0) {
+  // The probe for the system's ffmpeg is also the one hasFpsMode needs: one process start instead of two.
+  if (askFpsMode('ffmpeg') !== undefined) {
     cached = 'ffmpeg';
     return cached;
   }
@@ -48,9 +48,17 @@ const fpsModeSupport = new Map<string, boolean>();
 export function hasFpsMode(ffmpeg: string): boolean {
   let known = fpsModeSupport.get(ffmpeg);
   if (known === undefined) {
-    const help = spawnSync(ffmpeg, ['-hide_banner', '-h', 'long'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-    known = /^-fps_mode\s/m.test(help.stdout ?? '');
+    known = askFpsMode(ffmpeg) ?? false;
     fpsModeSupport.set(ffmpeg, known);
   }
+  return known;
+}
+
+/** Runs `ffmpeg -h long` once and remembers the answer; undefined when that ffmpeg does not run. */
+function askFpsMode(ffmpeg: string): boolean | undefined {
+  const help = spawnSync(ffmpeg, ['-hide_banner', '-h', 'long'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  if (help.status !== 0) return undefined;
+  const known = /^-fps_mode\s/m.test(help.stdout ?? '');
+  fpsModeSupport.set(ffmpeg, known);
   return known;
 }

@@ -1,10 +1,9 @@
-import { credentials as channelCredentials, Metadata, status } from '@grpc/grpc-js';
 import { FORMAT_SPECS } from '../contract/pixel-format.js';
 import { HxError } from '../errors.js';
 import { fromProtoInference, type StreamMessage } from '../schema/grpc-inference.js';
 import { ExtensionNode, type ExtensionNodeOptions } from './extension-node.js';
 import type { MediaItem, NodeContext } from './graph.js';
-import { type ExtensionClient, ExtensionStream, extensionClient, StreamFailure } from './grpc-stream.js';
+import type { ExtensionClient, ExtensionStream } from './grpc-stream.js';
 import type { EncodedImage } from './image-encoder.js';
 import { SharedMemoryRing } from './shared-memory-ring.js';
 import type { GrpcExtensionSpec, ImageFormatSpec } from './topology.js';
@@ -20,6 +19,13 @@ type SampleFormat = NonNullable<
   NonNullable<NonNullable<StreamMessage['mediaStreamDescriptor']>['mediaDescriptor']>['videoFrameSampleFormat']
 >;
 
+/** The loaded gRPC side of a node: the module, the endpoint's client and the call metadata. */
+interface Transport {
+  grpc: typeof import('./grpc-stream.js');
+  client: ExtensionClient;
+  metadata: import('@grpc/grpc-js').Metadata;
+}
+
 /**
  * The `GrpcExtension` node: one `ProcessMediaStream` per node, opened at the first frame (the descriptor carries the
  * geometry of the images sent, known only then) and reopened when that geometry changes or the stream failed. Frames
@@ -28,8 +34,11 @@ type SampleFormat = NonNullable<
  * encoding and the bound on frames in flight are ExtensionNode's.
  */
 export class GrpcExtensionNode extends ExtensionNode {
-  private readonly client: ExtensionClient;
-  private readonly metadata = new Metadata();
+  /**
+   * grpc-js and the contract's protobuf loading are most of a pipeline's start: loaded by the first gRPC node, so
+   * that a topology without one never pays for them. Started here, awaited by the first frame.
+   */
+  private readonly transport: Promise<Transport>;
   private stream: ExtensionStream | undefined;
   private streamFormat = '';
   private ring: SharedMemoryRing | undefined;
@@ -41,34 +50,18 @@ export class GrpcExtensionNode extends ExtensionNode {
     options: ExtensionNodeOptions,
   ) {
     super(spec, context, emit, options, options.live ? GRPC_WINDOW : 1);
-    const tls = spec.endpoint.tls;
-    const creds = tls
-      ? channelCredentials.createSsl(
-          tls.trustedCertificates.length > 0 ? Buffer.from(tls.trustedCertificates.join('\n')) : null,
-          null,
-          null,
-          {
-            rejectUnauthorized: !tls.ignoreSignature,
-            ...(tls.ignoreHostname ? { checkServerIdentity: () => undefined } : {}),
-          },
-        )
-      : channelCredentials.createInsecure();
-    this.client = extensionClient(spec.address, creds);
-    const credentials = spec.endpoint.credentials;
-    if (credentials?.kind === 'usernamePassword') {
-      // The contract's authentication: HTTP Basic in the call's metadata.
-      const token = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
-      this.metadata.set('x-ms-authentication', `Basic ${token}`);
-    } else if (credentials?.kind === 'httpHeader') {
-      this.metadata.set(credentials.headerName!.toLowerCase(), credentials.headerValue!);
-    }
+    this.transport = import('./grpc-stream.js').then((grpc) => ({ grpc, ...grpc.endpointClient(spec) }));
+    // Awaited (and so reported) by send() and release(); never an unhandled rejection meanwhile.
+    this.transport.catch(() => {});
   }
 
   protected async send(frame: VideoFrame, image: EncodedImage): Promise<unknown[] | undefined> {
     let stream: ExtensionStream;
     let offset: number | undefined;
+    let transport: Transport;
     try {
-      stream = this.streamFor(image);
+      transport = await this.transport;
+      stream = this.streamFor(transport, image);
       if (this.ring !== undefined) {
         offset = this.ring.allocate(image.body.length);
         if (offset === undefined) return this.noRoom(image);
@@ -105,7 +98,7 @@ export class GrpcExtensionNode extends ExtensionNode {
       await this.answer(frame, { inferences: unpadded });
       return unpadded;
     } catch (error) {
-      await this.streamFailed(stream, error);
+      await this.streamFailed(transport, stream, error);
       return undefined;
     } finally {
       if (offset !== undefined) this.ring?.release(offset);
@@ -115,14 +108,17 @@ export class GrpcExtensionNode extends ExtensionNode {
   protected async release(): Promise<void> {
     const stream = this.stream;
     this.stream = undefined;
+    const transport = await this.transport.catch(() => undefined);
     const failure = await stream?.end();
-    if (failure !== undefined && stream !== undefined) await this.streamFailed(stream, failure);
-    this.client.close();
+    if (failure !== undefined && stream !== undefined && transport !== undefined) {
+      await this.streamFailed(transport, stream, failure);
+    }
+    transport?.client.close();
     this.ring?.close();
   }
 
   /** The open stream for images like this one, opening (or reopening) it as needed. */
-  private streamFor(image: EncodedImage): ExtensionStream {
+  private streamFor(transport: Transport, image: EncodedImage): ExtensionStream {
     const format = sampleFormat(this.spec.format, image);
     const key = JSON.stringify(format);
     if (this.stream?.open && this.streamFormat === key) return this.stream;
@@ -133,9 +129,9 @@ export class GrpcExtensionNode extends ExtensionNode {
         this.spec.dataTransfer.sizeMiB * 1024 * 1024,
       );
     }
-    this.stream = new ExtensionStream(
-      this.client,
-      this.metadata,
+    this.stream = new transport.grpc.ExtensionStream(
+      transport.client,
+      transport.metadata,
       {
         graphIdentifier: {
           mediaServicesArmId: '',
@@ -173,15 +169,15 @@ export class GrpcExtensionNode extends ExtensionNode {
   }
 
   /** One diagnostics event per failed stream; back-off before the next one; refused credentials end the pipeline. */
-  private async streamFailed(stream: ExtensionStream, error: unknown): Promise<void> {
+  private async streamFailed(transport: Transport, stream: ExtensionStream, error: unknown): Promise<void> {
     if (this.stream === stream) this.stream = undefined;
     if (stream.reported) return;
     stream.reported = true;
-    const failure = error instanceof StreamFailure ? error : new StreamFailure(status.UNKNOWN, String(error));
+    const failure = transport.grpc.StreamFailure.of(error);
     this.context.notice(`${this.spec.name}: ${this.spec.endpoint.url}: ${failure.message}`);
     await this.protocolError('grpc', failure.codeName, failure.details);
     this.backoffUntil = Date.now() + this.options.retryAfterDefaultSecs * 1000;
-    if (failure.code === status.UNAUTHENTICATED || failure.code === status.PERMISSION_DENIED) {
+    if (failure.refusesCredentials) {
       this.context.fail(
         new HxError(
           'HX_ERR_PIPELINE_EXTENSION',

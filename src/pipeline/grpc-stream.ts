@@ -3,8 +3,9 @@ import {
   type ChannelCredentials,
   type ClientDuplexStream,
   type ClientOptions,
+  credentials as channelCredentials,
   loadPackageDefinition,
-  type Metadata,
+  Metadata,
   type ServiceError,
   status,
 } from '@grpc/grpc-js';
@@ -17,6 +18,7 @@ import {
   type ProtoInference,
   type StreamMessage,
 } from '../schema/grpc-inference.js';
+import type { GrpcExtensionSpec } from './extension-spec.js';
 
 type Descriptor = NonNullable<StreamMessage['mediaStreamDescriptor']>;
 type Content = Pick<NonNullable<StreamMessage['mediaSample']>, 'contentBytes' | 'contentReference'>;
@@ -49,6 +51,32 @@ export function extensionClient(address: string, credentials: ChannelCredentials
   });
 }
 
+/** A client of a `GrpcExtension` node's endpoint (its TLS options) and the call metadata carrying its credentials. */
+export function endpointClient(spec: GrpcExtensionSpec): { client: ExtensionClient; metadata: Metadata } {
+  const tls = spec.endpoint.tls;
+  const creds = tls
+    ? channelCredentials.createSsl(
+        tls.trustedCertificates.length > 0 ? Buffer.from(tls.trustedCertificates.join('\n')) : null,
+        null,
+        null,
+        {
+          rejectUnauthorized: !tls.ignoreSignature,
+          ...(tls.ignoreHostname ? { checkServerIdentity: () => undefined } : {}),
+        },
+      )
+    : channelCredentials.createInsecure();
+  const metadata = new Metadata();
+  const credentials = spec.endpoint.credentials;
+  if (credentials?.kind === 'usernamePassword') {
+    // The contract's authentication: HTTP Basic in the call's metadata.
+    const token = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+    metadata.set('x-ms-authentication', `Basic ${token}`);
+  } else if (credentials?.kind === 'httpHeader') {
+    metadata.set(credentials.headerName!.toLowerCase(), credentials.headerValue!);
+  }
+  return { client: extensionClient(spec.address, creds), metadata };
+}
+
 /** How a stream ended when it did not end cleanly: the gRPC status and the peer's (or our) explanation. */
 export class StreamFailure extends Error {
   constructor(
@@ -58,8 +86,18 @@ export class StreamFailure extends Error {
     super(`${status[code] ?? code}: ${details}`);
   }
 
+  /** A failure of our own making (not a status from the peer): UNKNOWN. */
+  static of(error: unknown): StreamFailure {
+    return error instanceof StreamFailure ? error : new StreamFailure(status.UNKNOWN, String(error));
+  }
+
   get codeName(): string {
     return status[this.code] ?? String(this.code);
+  }
+
+  /** The extension refused our credentials: retrying cannot help. */
+  get refusesCredentials(): boolean {
+    return this.code === status.UNAUTHENTICATED || this.code === status.PERMISSION_DENIED;
   }
 }
 

@@ -130,7 +130,10 @@ export function ffmpegArgs(
     // pipe can carry. passthrough: never duplicate or drop frames to fake a constant rate.
     const scale =
       outputs.maxFrameWidth === undefined ? '' : `scale=w='min(${outputs.maxFrameWidth},iw)':h=-2:flags=area,`;
-    args.push('-map', '0:v:0', '-an', '-vf', `${scale}showinfo`, fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
+    // Without the per-plane checksums and statistics showinfo computes by default, a good part of the decoding's
+    // cost. Its checksum option (FFmpeg 4.4) predates -fps_mode (5.1): the same probe says whether it is there.
+    const showinfo = fpsMode ? 'showinfo=checksum=0' : 'showinfo';
+    args.push('-map', '0:v:0', '-an', '-vf', `${scale}${showinfo}`, fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   }
   if (outputs.packets) {
@@ -287,8 +290,11 @@ export class VideoSource {
     // pipe instead, which also covers a server that accepts the connection and never answers DESCRIBE.
     let stalled = false;
     let watchdog: NodeJS.Timeout | undefined;
+    // Off once this run is over: the last words of an ffmpeg being stopped would re-arm it, and the timer would hold
+    // the process for a whole stall period after the pipeline ended.
+    let watching = true;
     const feed = () => {
-      if (this.spec.kind !== 'rtsp') return;
+      if (this.spec.kind !== 'rtsp' || !watching) return;
       clearTimeout(watchdog);
       watchdog = setTimeout(() => {
         stalled = true;
@@ -407,6 +413,7 @@ export class VideoSource {
       }
       if (readError !== undefined) throw readError;
     } finally {
+      watching = false;
       clearTimeout(watchdog);
       if (child.exitCode === null) child.kill('SIGTERM');
       const taken = this.frameTaken;
