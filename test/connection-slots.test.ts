@@ -90,11 +90,16 @@ describe('connection slots', () => {
     }
   });
 
-  test('a connection that sends no request is closed after headersTimeoutMs; one without a ClientHello after the TLS handshake timeout', async () => {
+  // A close that never comes fails by the timeout instead of holding the run.
+  test('a connection that sends no request is closed after headersTimeoutMs; one without a ClientHello after the TLS handshake timeout', {
+    timeout: 30_000,
+  }, async () => {
     const plain = await startTestServer({ headersTimeoutMs: 200 });
     const secure = await startTestServer({
       tls: { certFile: pki.serverCert, keyFile: pki.serverKey, handshakeTimeoutMs: 200 },
-      headersTimeoutMs: 30_000,
+      // Past the test's timeout: only the handshake timeout can close this one in time.
+      headersTimeoutMs: 600_000,
+      bodyTimeoutMs: 600_000,
     });
     try {
       for (const server of [plain, secure]) {
@@ -111,7 +116,10 @@ describe('connection slots', () => {
     }
   });
 
-  test('slow uploads cannot hold every slot either: a newcomer takes the slot of the oldest body still arriving', async () => {
+  // A close that never comes fails by the timeout instead of holding the run.
+  test('slow uploads cannot hold every slot either: a newcomer takes the slot of the oldest body still arriving', {
+    timeout: 30_000,
+  }, async () => {
     const server = await startTestServer({ maxConnections: 4 });
     const uploads: Socket[] = [];
     try {

@@ -113,7 +113,10 @@ describe('gRPC connection slots', () => {
     }
   });
 
-  test('a connection with an open stream keeps its slot: a newcomer is refused, and takes it once the stream ended', async () => {
+  // A close that never comes fails by the timeout instead of holding the run.
+  test('a connection with an open stream keeps its slot: a newcomer is refused, and takes it once the stream ended', {
+    timeout: 30_000,
+  }, async () => {
     const server = await startTestServer({ grpc: { port: 0 }, maxConnections: 1 });
     try {
       const first = openStream(server.grpcPort!);
@@ -147,7 +150,10 @@ describe('gRPC connection slots', () => {
     }
   });
 
-  test('a connection that opens no stream within headersTimeoutMs is closed: a bare connect, a TLS handshake and nothing more', async () => {
+  // A close that never comes fails by the timeout instead of holding the run.
+  test('a connection that opens no stream within headersTimeoutMs is closed: a bare connect, a TLS handshake and nothing more', {
+    timeout: 30_000,
+  }, async () => {
     const server = await startTestServer({
       grpc: { port: 0 },
       headersTimeoutMs: 200,
@@ -182,7 +188,10 @@ describe('gRPC connection slots', () => {
     }
   });
 
-  test('streams that never send their descriptor cannot hold every slot: a newcomer takes the oldest one', async () => {
+  // A close that never comes fails by the timeout instead of holding the run.
+  test('streams that never send their descriptor cannot hold every slot: a newcomer takes the oldest one', {
+    timeout: 30_000,
+  }, async () => {
     const server = await startTestServer({ grpc: { port: 0 }, maxConnections: 2 });
     const silent: ClientHttp2Session[] = [];
     try {

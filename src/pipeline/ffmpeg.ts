@@ -15,7 +15,7 @@ export function findFfmpeg(explicit?: string): string {
   if (fromEnv) return fromEnv;
   if (cached !== undefined) return cached;
   // The probe for the system's ffmpeg is also the one hasFpsMode needs: one process start instead of two.
-  if (askFpsMode('ffmpeg') !== undefined) {
+  if (probeFfmpeg('ffmpeg')) {
     cached = 'ffmpeg';
     return cached;
   }
@@ -46,19 +46,13 @@ const fpsModeSupport = new Map<string, boolean>();
  * bundled by `@ffmpeg-installer` predates it. Asked once per binary.
  */
 export function hasFpsMode(ffmpeg: string): boolean {
-  let known = fpsModeSupport.get(ffmpeg);
-  if (known === undefined) {
-    known = askFpsMode(ffmpeg) ?? false;
-    fpsModeSupport.set(ffmpeg, known);
-  }
-  return known;
+  if (!fpsModeSupport.has(ffmpeg)) probeFfmpeg(ffmpeg);
+  return fpsModeSupport.get(ffmpeg) ?? false;
 }
 
-/** Runs `ffmpeg -h long` once and remembers the answer; undefined when that ffmpeg does not run. */
-function askFpsMode(ffmpeg: string): boolean | undefined {
+/** Runs `ffmpeg -h long`, remembers whether it has `-fps_mode`, and says whether that ffmpeg runs at all. */
+function probeFfmpeg(ffmpeg: string): boolean {
   const help = spawnSync(ffmpeg, ['-hide_banner', '-h', 'long'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  if (help.status !== 0) return undefined;
-  const known = /^-fps_mode\s/m.test(help.stdout ?? '');
-  fpsModeSupport.set(ffmpeg, known);
-  return known;
+  fpsModeSupport.set(ffmpeg, help.status === 0 && /^-fps_mode\s/m.test(help.stdout ?? ''));
+  return help.status === 0;
 }

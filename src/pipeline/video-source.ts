@@ -131,7 +131,8 @@ export function ffmpegArgs(
     const scale =
       outputs.maxFrameWidth === undefined ? '' : `scale=w='min(${outputs.maxFrameWidth},iw)':h=-2:flags=area,`;
     // Without the per-plane checksums and statistics showinfo computes by default, a good part of the decoding's
-    // cost. Its checksum option (FFmpeg 4.4) predates -fps_mode (5.1): the same probe says whether it is there.
+    // cost. Its checksum option is older than -fps_mode (5.1; the bundled 2018 build has it too): an ffmpeg with
+    // -fps_mode surely has it, and the one probe serves both.
     const showinfo = fpsMode ? 'showinfo=checksum=0' : 'showinfo';
     args.push('-map', '0:v:0', '-an', '-vf', `${scale}${showinfo}`, fpsMode ? '-fps_mode' : '-vsync', 'passthrough');
     args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Config } from '../config/defaults.js';
 
 /** Why a front end closed a connection itself. */
 export type SlotCloseReason = 'evicted' | 'refused-address' | 'refused-full' | 'drain' | 'no-request';
@@ -36,6 +37,17 @@ export interface SlotLimits<W> {
   unaccepted?: (work: W) => boolean;
 }
 
+/** The limits every listening port takes from the configuration. */
+export function configuredSlotLimits(
+  config: Readonly<Config>,
+): Pick<SlotLimits<never>, 'max' | 'perAddress' | 'firstWorkMs'> {
+  return {
+    max: config.maxConnections,
+    perAddress: config.maxConnectionsPerAddress,
+    firstWorkMs: config.headersTimeoutMs,
+  };
+}
+
 /**
  * Connection slots of one listening port, counted by the front end instead of Node's `maxConnections` (which
  * refuses the newcomer, so a thousand idle sockets lock out every client, health probes included). As nginx does
@@ -55,10 +67,6 @@ export class ConnectionSlots<W> {
   constructor(limits: SlotLimits<W>, onClose: (reason: SlotCloseReason) => void) {
     this.limits = limits;
     this.onClose = onClose;
-  }
-
-  get open(): number {
-    return this.slots.size;
   }
 
   get draining(): boolean {

@@ -12,7 +12,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { EXTENSION_PROTO, GRPC_LOADER_OPTIONS, PROTO_DIR, PROTO_PACKAGE } from '../../schema/grpc-inference.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { authSettings } from '../auth/settings.js';
-import { ConnectionSlots } from '../connection-slots.js';
+import { ConnectionSlots, configuredSlotLimits } from '../connection-slots.js';
 import { readTlsFiles } from '../http/tls.js';
 import { type Call, Session } from './session.js';
 
@@ -59,10 +59,8 @@ export async function startGrpcServer(deps: {
   // the HTTP port (grpc-js bounds neither); each admitted socket is handed to grpc-js's HTTP/2 (or TLS) server.
   const slots = new ConnectionSlots<Session>(
     {
-      max: config.maxConnections,
-      perAddress: config.maxConnectionsPerAddress,
+      ...configuredSlotLimits(config),
       // A gRPC client opens its stream right after connecting: no reason to wait longer for one that sent bytes.
-      firstWorkMs: config.headersTimeoutMs,
       graceAfterBytes: false,
       // A stream still without its descriptor was not accepted: a newcomer may take its connection's slot.
       unaccepted: (session) => !session.described,

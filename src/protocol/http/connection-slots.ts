@@ -1,30 +1,25 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ConnectionSlots, type SlotCloseReason } from '../connection-slots.js';
+import { ConnectionSlots, type SlotCloseReason, type SlotLimits } from '../connection-slots.js';
 
 interface Exchange {
   request: IncomingMessage;
   response: ServerResponse;
 }
 
-export interface HttpSlotLimits {
-  max: number;
-  perAddress: number;
-  /** A connection must have sent its first request's headers within this of connecting. */
-  firstRequestMs: number;
-}
-
 /** The HTTP (and HTTPS) port's connection slots: a request is the unit of work. */
 export class HttpConnectionSlots {
   private readonly slots: ConnectionSlots<Exchange>;
 
-  constructor(server: Server, limits: HttpSlotLimits, onClose: (reason: SlotCloseReason) => void) {
+  constructor(
+    server: Server,
+    limits: Pick<SlotLimits<Exchange>, 'max' | 'perAddress' | 'firstWorkMs'>,
+    onClose: (reason: SlotCloseReason) => void,
+  ) {
     this.slots = new ConnectionSlots(
-      // Node's own headers timeout runs from a connection's first byte: one that sent some gets that long more.
       {
-        max: limits.max,
-        perAddress: limits.perAddress,
-        firstWorkMs: limits.firstRequestMs,
+        ...limits,
+        // Node's own headers timeout runs from a connection's first byte: one that sent some gets that long more.
         graceAfterBytes: true,
         // A body still arriving was not accepted: a newcomer may take its slot once no idle connection is left.
         unaccepted: ({ request }) => !request.complete,
@@ -34,10 +29,6 @@ export class HttpConnectionSlots {
     // Before the HTTP (or TLS) layer sees the socket: a refused one costs nothing more.
     server.prependListener('connection', (socket: Socket) => this.slots.admit(socket));
     server.on('request', (request: IncomingMessage, response: ServerResponse) => this.started(request, response));
-  }
-
-  get open(): number {
-    return this.slots.open;
   }
 
   /**

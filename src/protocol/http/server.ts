@@ -8,6 +8,7 @@ import { HxError } from '../../errors.js';
 import type { InferenceEngine } from '../../inference/engine.js';
 import { Metrics } from '../../observability/metrics.js';
 import { VERSION } from '../../version.js';
+import { configuredSlotLimits } from '../connection-slots.js';
 import { installAuth } from './auth-hook.js';
 import { readBody } from './body.js';
 import { clientErrorAnswerer } from './client-error.js';
@@ -69,14 +70,8 @@ export async function buildServer(deps: ServerDeps): Promise<HttpServer> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
-  const slots = new HttpConnectionSlots(
-    app.server,
-    {
-      max: config.maxConnections,
-      perAddress: config.maxConnectionsPerAddress,
-      firstRequestMs: config.headersTimeoutMs,
-    },
-    (reason) => metrics.observeConnectionClosed('http', reason),
+  const slots = new HttpConnectionSlots(app.server, configuredSlotLimits(config), (reason) =>
+    metrics.observeConnectionClosed('http', reason),
   );
 
   app.removeAllContentTypeParsers();
