@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, posix } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
-import { CLI, run } from './helpers/cli.js';
+import { CLI, run, stopChild } from './helpers/cli.js';
 import { ROOT } from './helpers/deploy.js';
 
 // What the image runs, run here: the Dockerfile's ENTRYPOINT (the CLI) as the image's user, its HEALTHCHECK script
@@ -201,10 +200,7 @@ describe('health check script', () => {
       await untilReady(server.log, server.child);
     });
     after(async () => {
-      if (server.child.exitCode === null) {
-        server.child.kill('SIGKILL');
-        await once(server.child, 'exit');
-      }
+      await stopChild(server.child, 'SIGKILL');
     });
 
     test('runs as the image user (or as the unprivileged user running the tests)', () => {
@@ -231,9 +227,7 @@ describe('health check script', () => {
     });
 
     test('SIGTERM: node drains and exits 0; after that the health check fails', async () => {
-      server.child.kill('SIGTERM');
-      const [code] = (await once(server.child, 'exit')) as [number | null];
-      assert.equal(code, 0, server.log());
+      assert.equal(await stopChild(server.child), 0, server.log());
       assert.match(server.log(), /^SIGTERM: draining/m);
       const result = await run(process.execPath, [HEALTHCHECK, 'none'], {
         env: { PATH: process.env.PATH, HX_PORT: String(port) },

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
-import { CLI } from './helpers/cli.js';
+import { CLI, stopChild } from './helpers/cli.js';
 import { assertError, get } from './helpers/http.js';
 import {
   avaTopology,
@@ -125,9 +124,7 @@ describe('httpextension pipeline --console', () => {
       assertError(await get(`${consoleUrl}console/api/frames/999999`), 404, 'HX_ERR_HTTP_NOT_FOUND');
       assertError(await get(`${consoleUrl}nothing-here`), 404, 'HX_ERR_HTTP_NOT_FOUND');
     } finally {
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0, stderr());
+      assert.equal(await stopChild(child), 0, stderr());
     }
     assert.match(stderr(), /cam1: read \d+, sent \d+/);
   });
@@ -154,8 +151,7 @@ describe('httpextension pipeline --console', () => {
         );
       });
     } finally {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      await stopChild(child);
     }
     assert.match(stderr(), /door: read \d+/);
   });

@@ -80,13 +80,21 @@ export async function startCli(
     url,
     port,
     output: () => output,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill(signal);
-      const [code] = (await once(child, 'exit')) as [number | null];
-      return code;
-    },
+    stop: (signal = 'SIGTERM') => stopChild(child, signal),
   };
+}
+
+/**
+ * Signals a child process and resolves with its exit code once it has exited (null: ended by a signal), at once if it
+ * has exited already: an 'exit' awaited after the event would never come, and the test would hang instead of failing.
+ */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+  }
+  return child.exitCode;
 }
 
 /** Runs a command and returns its exit code, stdout and stderr (never throws on a non-zero exit). */

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'undici';
+import { stopChild } from './cli.js';
 
 /**
  * Debian's Firefox ESR driven over WebDriver BiDi, the W3C protocol it speaks natively: launch headless with a fresh
@@ -97,10 +98,7 @@ export class FirefoxPage {
 
   async close(): Promise<void> {
     this.socket.close();
-    if (this.child.exitCode === null) {
-      this.child.kill('SIGTERM');
-      await once(this.child, 'exit');
-    }
+    await stopChild(this.child);
     rmSync(this.profile, { recursive: true, force: true });
   }
 }
