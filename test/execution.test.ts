@@ -3,9 +3,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
+import type { Inference } from '../src/schema/inference.js';
 import { CLI, type CliServer, startCli } from './helpers/cli.js';
 import {
   type Answer,
@@ -159,9 +161,21 @@ async function untilSeen(what: string, check: () => boolean, server: CliServer, 
 }
 
 describe('several processes (--processes)', () => {
-  test('connections spread over the processes; a killed process is replaced; SIGTERM drains all and exits 0', async () => {
+  test('connections spread over the processes; a stream keeps one state; a killed process is replaced; SIGTERM drains all and exits 0', async () => {
+    const counter = `/count=${fileURLToPath(doubleUrl('stream-counter'))}`;
     const server = await startCli(
-      ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity', '--log-level', 'info'],
+      [
+        '--processes',
+        '2',
+        '--execution',
+        'inline',
+        '--route',
+        '/score=colorIntensity',
+        '--route',
+        counter,
+        '--log-level',
+        'info',
+      ],
       {},
       { waitReady: false },
     );
@@ -180,6 +194,19 @@ describe('several processes (--processes)', () => {
       }
       for (let i = 0; i < 8; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
       assert.equal(pidsLogging(server, 'request').length, 2, 'both processes answered requests');
+      // Each frame on a new connection, so they land on both processes: a stateful processor still counts each
+      // stream's frames in one place, in order (src/inference/peers.ts).
+      for (const stream of ['cam-1', 'cam-2', 'cam-3']) {
+        const counts: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const answer = await postFresh(`${server.url}/count?stream=${stream}`, jpeg);
+          assert.equal(answer.status, 200, answer.text);
+          const [inference] = (JSON.parse(answer.text) as { inferences: Inference[] }).inferences;
+          assert.equal(inference?.type, 'classification');
+          counts.push((inference as Extract<Inference, { type: 'classification' }>).classification.tag.value);
+        }
+        assert.deepEqual(counts, ['1', '2', '3', '4'], `stream ${stream}`);
+      }
 
       process.kill(first[0]!, 'SIGKILL');
       await untilSeen('a replacement', () => pidsLogging(server, 'httpextension listening').length === 3, server);

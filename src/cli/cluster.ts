@@ -1,7 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/defaults.js';
+import { peerGroupEnv } from '../inference/peers.js';
 import { createLogger } from '../observability/logger.js';
 import { listenMetrics } from '../observability/metrics-server.js';
 import { withServerHeapFlags } from './heap-flags.js';
@@ -17,7 +21,9 @@ const QUICK_EXIT_MS = 5000;
  * hands connections out round-robin), and keeps them running. It serves no HTTP itself except, when `metrics.port` is
  * set, /metrics summed over every process. SIGTERM/SIGINT drain every process and exit 0 once all have; SIGHUP is
  * passed on (TLS reload). A process that dies after it started is replaced; one that cannot start stops them all
- * (a port in use or a model that will not load would fail the same way every time).
+ * (a port in use or a model that will not load would fail the same way every time). Each process has an index, kept
+ * by its replacement, and a unix socket in a folder of the supervisor's (mode 0700) on which it serves the streams of
+ * stateful routes it owns to the other processes (src/inference/peers.ts).
  */
 export async function supervise(config: Readonly<Config>, processes: number): Promise<void> {
   const logger = createLogger(config.logLevel, { pretty: process.stdout.isTTY === true });
@@ -26,12 +32,17 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
   let exitCode = 0;
   const startedAt = new Map<Worker, number>();
   const listening = new Set<Worker>();
+  const indexOf = new Map<Worker, number>();
+  // mkdtemp makes it 0700: only this user's processes can reach the sockets.
+  const peersDir = mkdtempSync(join(tmpdir(), 'httpextension-'));
+  process.on('exit', () => rmSync(peersDir, { recursive: true, force: true }));
   // Started as `node dist/src/cli/main.js` rather than by a launcher of ours, the server processes still get them.
   cluster.setupPrimary({ execArgv: withServerHeapFlags(process.execArgv) });
 
-  const fork = (): void => {
-    const worker = cluster.fork();
+  const fork = (index: number): void => {
+    const worker = cluster.fork(peerGroupEnv({ dir: peersDir, index, count: processes }));
     startedAt.set(worker, Date.now());
+    indexOf.set(worker, index);
     worker.on('message', (message: ChildMessage) => {
       if (message?.type === 'hx-listening') listening.add(worker);
       else if (message?.type === 'hx-start-failed' && !stopping) {
@@ -56,7 +67,7 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
         stop('SIGTERM');
         return;
       }
-      setTimeout(fork, Date.now() - started < QUICK_EXIT_MS ? 1000 : 0);
+      setTimeout(() => fork(indexOf.get(worker) ?? 0), Date.now() - started < QUICK_EXIT_MS ? 1000 : 0);
     });
   };
 
@@ -96,7 +107,7 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
     metricsServer = await listenMetrics(summed, config.metrics.port, config.host);
   }
   logger.info({ processes, port: config.port }, 'starting server processes');
-  for (let i = 0; i < processes; i++) fork();
+  for (let i = 0; i < processes; i++) fork(i);
 }
 
 /** In a server process of a supervised group: answer the supervisor's metrics requests from `registry`. */

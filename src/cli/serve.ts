@@ -2,11 +2,12 @@ import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import { dirname } from 'node:path';
 import type { Config } from '../config/defaults.js';
-import { effectiveWorkers } from '../config/defaults.js';
+import { effectiveWorkers, sparesCores } from '../config/defaults.js';
 import { redactConfig } from '../config/load.js';
 import { HxError } from '../errors.js';
 import { InferenceEngine } from '../inference/engine.js';
 import { jpegTurbo } from '../inference/jpeg-native.js';
+import { peerGroupFromEnv } from '../inference/peers.js';
 import { createLogger } from '../observability/logger.js';
 import { listenMetrics } from '../observability/metrics-server.js';
 import type { GrpcFrontEnd } from '../protocol/grpc/server.js';
@@ -72,6 +73,8 @@ export async function startServer(
     faultLimit: config.processorFaultLimit,
     faultBackoffMs: config.processorFaultBackoffMs,
     workerMaxMemoryMb: config.workerMaxMemoryMb,
+    handOffUnderLoad: sparesCores(config),
+    peers: cluster.isWorker ? peerGroupFromEnv() : undefined,
     baseDir: baseDirOf(options.configFile),
   });
   const http = await buildServer({ config, engine, logger });

@@ -15,10 +15,22 @@ export { DEFAULT_ROUTES } from './schema.js';
 /** Every default, read from the schema. */
 export const DEFAULTS: Readonly<Config> = defaultsOf(configSchema) as Config;
 
-export function effectiveWorkers(config: Pick<Config, 'workers'>): number {
-  return config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
+/** `workers` 0: the cores shared among the processes, so that the group runs one model copy per core. */
+export function effectiveWorkers(config: Pick<Config, 'workers' | 'processes'>): number {
+  if (config.workers > 0) return config.workers;
+  return Math.max(1, Math.round(cores() / effectiveProcesses(config)));
 }
 
+/**
+ * Whether a process has cores beyond its event loop, so that handing a cheap frame to a worker under load gains
+ * more than the hand-off costs (see EngineOptions.handOffUnderLoad).
+ */
+export function sparesCores(config: Pick<Config, 'processes'>): boolean {
+  return effectiveProcesses(config) < cores();
+}
+
+const cores = (): number => Math.max(1, availableParallelism());
+
 export function effectiveProcesses(config: Pick<Config, 'processes'>): number {
-  return config.processes > 0 ? config.processes : Math.max(1, availableParallelism());
+  return config.processes > 0 ? config.processes : cores();
 }

@@ -11,6 +11,7 @@ import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } fr
 import { parseFilters } from './filters.js';
 import { jpegReduction } from './jpeg-native.js';
 import type { WorkerProcessorSpec } from './messages.js';
+import { type PeerGroup, PeerMesh } from './peers.js';
 import type { MediaInfo, RawGeometrySource } from './probe.js';
 import { type Lane, Scheduler } from './scheduler.js';
 import { TaskRunner } from './task-runner.js';
@@ -48,6 +49,13 @@ export interface EngineOptions {
   faultBackoffMs?: number;
   /** A worker holding more than this (MB) after a task is replaced before its next one. */
   workerMaxMemoryMb?: number;
+  /**
+   * Whether, under load, a cheap stateless processor's frames go to the workers (default true). That pays only while
+   * the process has cores beyond its event loop: with a process per core, every hand-off costs a core's time.
+   */
+  handOffUnderLoad?: boolean;
+  /** The supervised group this process is one of: a stateful route's stream is served by its owner process. */
+  peers?: PeerGroup | undefined;
 }
 
 /** One frame, as any front end hands it over: bytes plus what the protocol said about them. */
@@ -152,6 +160,8 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   private readonly workerCount: number;
   private frameWanted: ((route: string, stream: string) => boolean) | undefined;
   private readonly breaker: CircuitBreaker;
+  private readonly handOff: boolean;
+  private readonly mesh: PeerMesh | undefined;
 
   private constructor(plan: readonly PlannedRoute[], options: EngineOptions) {
     super();
@@ -200,6 +210,8 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     this.executors = [...lanes.values()].flatMap((lane) => lane.executors);
     this.workerCount = lanes.get('workers')?.executors.length ?? 0;
     this.limits = { maxPixels: options.maxPixels, raw: options.raw ?? {} };
+    this.handOff = options.handOffUnderLoad ?? true;
+    this.mesh = options.peers === undefined ? undefined : new PeerMesh(options.peers);
     this.scheduler = new Scheduler({
       lanes: [...lanes.values()],
       maxQueued: options.maxQueuedRequests,
@@ -243,7 +255,10 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
 
   /** Starts every executor; rejects with the reason if any cannot load its processors. */
   async start(): Promise<void> {
-    await Promise.all(this.executors.map((executor) => executor.start()));
+    await Promise.all([
+      ...this.executors.map((executor) => executor.start()),
+      this.mesh?.listen((request) => this.inferHere(request)),
+    ]);
   }
 
   state(): EngineState {
@@ -313,10 +328,25 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   }
 
   async infer(request: InferRequest): Promise<InferOutcome> {
+    const entry = this.routeOf(request);
+    // A stream's state lives in one process of the group: its frames go there, whichever process they reached.
+    const owner = entry.stateful ? this.mesh?.remoteOwner(streamKey(request)) : undefined;
+    if (owner !== undefined) return this.mesh!.forward(owner, request);
+    return this.inferHere(request);
+  }
+
+  /** Checks that come before anything else, wherever the frame then runs. */
+  private routeOf(request: InferRequest): RouteEntry {
     const entry = this.routes.get(request.route);
     if (entry === undefined) throw new HxError('HX_ERR_HTTP_NOT_FOUND', `No route at ${request.route}`);
     // Draining comes first: a client refused for it should go elsewhere, whatever its frame.
     if (this.scheduler.isDraining) throw this.scheduler.capacityError('HX_ERR_CAPACITY_DRAINING', entry.lane);
+    return entry;
+  }
+
+  /** Runs a frame in this process. */
+  private async inferHere(request: InferRequest): Promise<InferOutcome> {
+    const entry = this.routeOf(request);
     const paused = this.breaker.refusal(request.route);
     if (paused !== undefined) {
       throw new HxError('HX_ERR_CAPACITY_CIRCUIT_OPEN', undefined, { headers: { 'retry-after': String(paused) } });
@@ -345,7 +375,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
       {
         lane,
         overflow,
-        affinity: entry.stateful ? `${request.route}\n${stream}` : undefined,
+        affinity: entry.stateful ? streamKey(request) : undefined,
         deadline: request.deadline,
         signal: request.signal,
         onStart: request.onStart,
@@ -387,14 +417,14 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
    * the event loop as the fallback when every worker is busy, for frames whose decode leaves few pixels to process
    * (a JPEG the decoder reduces): under load the event loop is the process's one serial resource, and a frame of
    * full-size pixels (BMP, raw) on it throttles every connection more than it spares a hand-off. A large frame always
-   * runs on the workers.
+   * runs on the workers. Without `handOffUnderLoad` (a process per core) the event loop keeps its frames under load.
    */
   private laneFor(entry: RouteEntry, media: MediaInfo): { lane: Lane; overflow: Lane | undefined } {
     const { workers } = entry;
     if (workers === undefined) return { lane: entry.lane, overflow: undefined };
-    switch (splitPlacement(media, entry.needs, this.scheduler.busy)) {
+    switch (splitPlacement(media, entry.needs, this.handOff ? this.scheduler.busy : 0)) {
       case 'event-loop':
-        return { lane: entry.lane, overflow: workers };
+        return { lane: entry.lane, overflow: this.handOff ? workers : undefined };
       case 'workers, else event loop':
         return { lane: workers, overflow: entry.lane };
       case 'workers':
@@ -412,10 +442,13 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     return this.scheduler.idle(timeoutMs);
   }
 
-  close(): Promise<void> {
-    return this.scheduler.close();
+  async close(): Promise<void> {
+    await Promise.all([this.scheduler.close(), this.mesh?.close()]);
   }
 }
+
+/** The key a stateful processor keeps one state under. */
+const streamKey = (request: InferRequest): string => `${request.route}\n${request.stream ?? ''}`;
 
 type LaneName = 'workers' | 'inline';
 

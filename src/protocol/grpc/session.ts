@@ -61,7 +61,8 @@ export class Session {
     private readonly deps: SessionDeps,
     id: number,
   ) {
-    this.id = `grpc-${id}`;
+    // With the pid: a stream's id keys a stateful processor's state, which one process of a group holds for all.
+    this.id = `grpc-${process.pid}-${id}`;
     call.on('data', (message: StreamMessage) => this.onMessage(message));
     call.on('end', () => void this.settled().then(() => this.finish()));
     call.on('cancelled', () => this.release());
