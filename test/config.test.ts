@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { renderConfigurationDoc, renderReadme } from '../scripts/config-doc.js';
 import { flagHelp } from '../src/cli/config-flags.js';
 import { routeFromFlag } from '../src/cli/route-flag.js';
-import { type Config, DEFAULTS } from '../src/config/defaults.js';
+import { type Config, cpuBudget, DEFAULTS, effectiveWorkers } from '../src/config/defaults.js';
 import { envToLayer, loadConfig } from '../src/config/load.js';
 import { ENV_VARIABLES, SETTINGS } from '../src/config/settings.js';
 import { InferenceEngine } from '../src/inference/engine.js';
@@ -216,6 +216,46 @@ describe('configuration', () => {
     for (const [name, variable] of ENV_VARIABLES) {
       assert.notEqual(valueAt(layer, variable.path), undefined, name);
     }
+  });
+});
+
+describe('CPUs: the defaults of workers and processes', () => {
+  /** A file system of a few files; any other path is absent. */
+  const files =
+    (contents: Record<string, string>) =>
+    (path: string): string => {
+      const text = contents[path];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+      return text;
+    };
+  const v1 = (quota: string) =>
+    files({
+      '/proc/self/cgroup': '9:cpu,cpuacct:/\n1:name=systemd:/\n',
+      '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': `${quota}\n`,
+      '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+    });
+
+  test('a cgroup CPU quota caps the cores Node reports (docker --cpus, a Kubernetes limit), rounded up', () => {
+    const v2 = (max: string, path = '/') =>
+      files({ '/proc/self/cgroup': `0::${path}\n`, [`/sys/fs/cgroup${path === '/' ? '' : path}/cpu.max`]: `${max}\n` });
+    assert.equal(cpuBudget(v2('200000 100000'), 32), 2);
+    assert.equal(cpuBudget(v2('150000 100000'), 32), 2);
+    assert.equal(cpuBudget(v2('50000 100000'), 32), 1);
+    assert.equal(cpuBudget(v2('max 100000'), 32), 32);
+    assert.equal(cpuBudget(v2('400000 100000', '/system.slice/hx.service'), 32), 4, "the process's own group");
+    assert.equal(cpuBudget(v2('800000 100000'), 4), 4, 'never more than the cores it may run on');
+    assert.equal(cpuBudget(v1('300000'), 32), 3);
+    assert.equal(cpuBudget(v1('-1'), 8), 8, 'v1 without a quota');
+    assert.equal(cpuBudget(files({}), 6), 6, 'no cgroup files at all');
+    assert.equal(cpuBudget(files({}), 0), 1);
+  });
+
+  test('workers 0 shares the CPUs among the processes: one model copy per CPU in all', () => {
+    const cores = cpuBudget();
+    assert.equal(effectiveWorkers({ workers: 0, processes: 1 }), cores);
+    assert.equal(effectiveWorkers({ workers: 0, processes: 0 }), 1);
+    assert.equal(effectiveWorkers({ workers: 3, processes: 0 }), 3, 'a number given is kept');
+    assert.equal(effectiveWorkers({ workers: 0, processes: cores * 4 }), 1, 'at least one');
   });
 });
 

@@ -231,6 +231,7 @@ describe('web console', () => {
       'workers',
     ]);
     assert.ok((body.figures['/detect']?.statuses['200'] ?? 0) >= 3);
+    assert.equal(body.processes, 1, 'one process: no group');
     const cam1 = body.streams.find((s) => s.stream === 'cam1');
     assert.deepEqual([cam1?.received, cam1?.lastSource], [2, '/detect']);
     assertError(await get(`${server.url}/console/api/frames/999999`), 404, 'HX_ERR_HTTP_NOT_FOUND');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
@@ -12,6 +13,7 @@ import { CLI, type CliServer, startCli } from './helpers/cli.js';
 import {
   type Answer,
   assertError,
+  assertSchemas,
   checkWellFormed,
   fixture,
   gauge,
@@ -124,22 +126,71 @@ describe('inline execution: back-pressure and deadlines', () => {
   });
 });
 
-/** A POST on a connection of its own, so that the group's connection balancing can send it to any process. */
-async function postFresh(url: string, body: Uint8Array): Promise<Answer> {
+/** A request on a connection of its own, so that the group's connection balancing can send it to any process. */
+async function fresh(url: string, body?: Uint8Array): Promise<Answer & { bytes: Buffer }> {
   const dispatcher = new Agent({ pipelining: 0 });
   try {
-    const response = await request(url, { method: 'POST', body, dispatcher });
-    const answer: Answer = {
-      status: response.statusCode,
-      headers: response.headers,
-      text: await response.body.text(),
-      json: undefined,
-    };
-    checkWellFormed(answer);
-    return answer;
+    const response = await request(url, { method: body === undefined ? 'GET' : 'POST', body, dispatcher });
+    const bytes = Buffer.from(await response.body.arrayBuffer());
+    const answer = { status: response.statusCode, headers: response.headers, text: bytes.toString(), json: undefined };
+    // Inference answers and errors; the console's own answers (state, images) are checked by the test.
+    if (body !== undefined || answer.status >= 400) checkWellFormed(answer);
+    return { ...answer, bytes };
   } finally {
     await dispatcher.close();
   }
+}
+const postFresh = (url: string, body: Uint8Array) => fresh(url, body);
+
+interface FrameEvent {
+  id: number;
+  stream: string;
+  source: string;
+  hasImage: boolean;
+  answer: unknown;
+}
+
+/** A console viewer on one connection: the frame events it has received, and a way to wait for more. */
+function watch(base: string, stream: string) {
+  const events: FrameEvent[] = [];
+  let changed: (() => void) | undefined;
+  const req = httpRequest(`${base}/console/api/live?stream=${stream}`, { agent: false });
+  const opened = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        let end = text.indexOf('\n\n');
+        while (end >= 0) {
+          const block = text.slice(0, end);
+          text = text.slice(end + 2);
+          const data = /^event: frame\ndata: (.*)$/s.exec(block)?.[1];
+          if (data !== undefined) events.push(JSON.parse(data) as FrameEvent);
+          end = text.indexOf('\n\n');
+        }
+        changed?.();
+      });
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+  req.end();
+  return {
+    events,
+    opened,
+    async until(what: string, check: () => boolean, server: CliServer): Promise<void> {
+      const deadline = Date.now() + 20_000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(events)}\n${server.output()}`);
+        await new Promise<void>((resolve) => {
+          changed = resolve;
+          setTimeout(resolve, 200).unref();
+        });
+      }
+    },
+    close: () => req.destroy(),
+  };
 }
 
 /** pids of the server processes that logged a line with `msg` (JSON logs carry the pid in a group). */
@@ -240,6 +291,69 @@ describe('several processes (--processes)', () => {
       assert.equal(summed.status, 200);
       assert.match(summed.text, /^httpextension_requests_total\{route="\/score",method="POST",status="200"\} 6$/m);
     } finally {
+      await server.stop('SIGKILL');
+    }
+  });
+
+  test("the console shows the whole group: a viewer on one process sees every process's frames, their bytes and summed figures", async () => {
+    const server = await startCli(
+      ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity'],
+      {},
+      { waitReady: false },
+    );
+    const viewer = watch(server.url, 'cam');
+    try {
+      await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
+      assert.equal(await viewer.opened, 200);
+      // The viewer's process tells the other one as it opens; until that arrives, the other's frames are not
+      // announced. Frames on fresh connections (both processes, in turn) until one from each process has come.
+      const holders = () => new Set(viewer.events.map((e) => e.id % 2));
+      let posted = 0;
+      while (holders().size < 2 && posted < 40) {
+        assert.equal((await postFresh(`${server.url}/score?stream=cam`, jpeg)).status, 200);
+        posted++;
+        await viewer.until('the frame event', () => viewer.events.length > 0 || posted > 1, server);
+      }
+      assert.equal(holders().size, 2, `frames from both processes reached the viewer after ${posted} frames`);
+      const before = viewer.events.length;
+      for (let i = 0; i < 6; i++) {
+        assert.equal((await postFresh(`${server.url}/score?stream=cam`, jpeg)).status, 200);
+      }
+      posted += 6;
+      await viewer.until('six more frame events', () => viewer.events.length === before + 6, server);
+      const latest = viewer.events.slice(before);
+      for (const event of latest) {
+        assert.deepEqual([event.stream, event.source, event.hasImage], ['cam', '/score', true]);
+        assertSchemas(event.answer);
+        // Fetched on fresh connections, so from either process, whichever holds the bytes.
+        const image = await fresh(`${server.url}/console/api/frames/${event.id}`);
+        assert.equal(image.status, 200, image.text);
+        assert.equal(image.headers['content-type'], 'image/jpeg');
+        assert.ok(image.bytes.equals(jpeg), `frame ${event.id} is the frame posted`);
+      }
+      assert.equal(new Set(latest.map((e) => e.id % 2)).size, 2, 'both processes answered some of the six');
+      for (let i = 0; i < 2; i++) {
+        const state = await fresh(`${server.url}/console/api/state`);
+        assert.equal(state.status, 200);
+        const body = JSON.parse(state.text) as {
+          processes: number;
+          engine: { ready: boolean; workers: number };
+          figures: Record<string, { statuses: Record<string, number>; count: number }>;
+          streams: Array<{ stream: string; received: number; watchers: number }>;
+          viewers: number;
+        };
+        assert.equal(body.processes, 2);
+        assert.equal(body.engine.ready, true);
+        assert.deepEqual(body.figures['/score']?.statuses, { '200': posted });
+        assert.equal(body.figures['/score']?.count, posted);
+        const cam = body.streams.find((s) => s.stream === 'cam');
+        assert.equal(cam?.received, posted);
+        assert.equal(body.viewers, 1);
+      }
+      assertError(await fresh(`${server.url}/console/api/frames/999999`), 404, 'HX_ERR_HTTP_NOT_FOUND');
+      assertError(await fresh(`${server.url}/console/api/frames/999998`), 404, 'HX_ERR_HTTP_NOT_FOUND');
+    } finally {
+      viewer.close();
       await server.stop('SIGKILL');
     }
   });

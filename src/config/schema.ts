@@ -87,7 +87,8 @@ export const configSchema = {
       minimum: 0,
       maximum: 256,
       default: 0,
-      description: 'worker threads per process that decode frames and run processors; 0: one per core',
+      description:
+        'worker threads per process that decode frames and run processors; 0: the CPUs it may use (a cgroup quota counts) shared among the processes',
       env: 'HX_WORKERS',
       flag: '--workers <n>',
     },
@@ -104,7 +105,8 @@ export const configSchema = {
       minimum: 0,
       maximum: 64,
       default: 1,
-      description: 'server processes sharing the port, each with its own workers, supervised; 0: one per core',
+      description:
+        'server processes sharing the port, each with its own event loop and workers, supervised; 0: one per core',
       env: 'HX_PROCESSES',
       flag: '--processes <n>',
     },

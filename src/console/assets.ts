@@ -202,7 +202,7 @@ export const CONSOLE_JS = `'use strict';
     if (e) {
       badge.className = 'badge ' + (e.ready ? 'ready' : e.draining ? 'down' : 'wait');
       text(badge, e.ready ? 'ready' : e.draining ? 'draining' : 'starting');
-      text($('engine'), 'queue ' + e.queued + ' · busy ' + e.busy + '/' + e.capacity + ' · ' + e.workers + ' workers · ' + state.viewers + ' viewers');
+      text($('engine'), 'queue ' + e.queued + ' · busy ' + e.busy + '/' + e.capacity + ' · ' + e.workers + ' workers · ' + (state.processes > 1 ? state.processes + ' processes · ' : '') + state.viewers + ' viewers');
     } else {
       badge.className = 'badge ' + (state.running > 0 ? 'ready' : 'down');
       text(badge, state.running + ' running');

@@ -6,7 +6,10 @@
  */
 
 export interface ConsoleFrame {
-  /** Increasing, unique in this process: the frame's address (`/console/api/frames/<id>`). */
+  /**
+   * Increasing, unique in this process and, in a supervised group, in the group (FrameIds): the frame's address
+   * (`/console/api/frames/<id>`).
+   */
   id: number;
   stream: string;
   /** The route (server) or node (runner) that answered it. */
@@ -22,6 +25,14 @@ export interface ConsoleFrame {
   json: string | undefined;
   /** The bytes are the annotated answer (boxes already drawn), not the frame as received. */
   drawn: boolean;
+  /** Announced by another process of the group, which holds its bytes (empty here) if it has any. */
+  elsewhere?: { hasImage: boolean } | undefined;
+}
+
+/** How ids are handed out: `first`, then every `step`-th number, so that the processes of a group never collide. */
+export interface FrameIds {
+  first: number;
+  step: number;
 }
 
 export interface FrameRingLimits {
@@ -53,13 +64,19 @@ export interface StreamSummary {
 export class FrameRings {
   private readonly rings = new Map<string, Ring>();
   private bytes = 0;
-  private nextId = 1;
+  private nextId: number;
 
-  constructor(private readonly limits: FrameRingLimits = DEFAULT_RING_LIMITS) {}
+  constructor(
+    private readonly limits: FrameRingLimits = DEFAULT_RING_LIMITS,
+    private readonly ids: FrameIds = { first: 1, step: 1 },
+  ) {
+    this.nextId = ids.first;
+  }
 
   /** Records a frame and returns it with its id; frames over the byte budget on their own are kept without bytes. */
   add(frame: Omit<ConsoleFrame, 'id'>): ConsoleFrame {
-    const stored: ConsoleFrame = { ...frame, id: this.nextId++ };
+    const stored: ConsoleFrame = { ...frame, id: this.nextId };
+    this.nextId += this.ids.step;
     if (stored.bytes.byteLength > this.limits.maxBytes) stored.bytes = new Uint8Array(0);
     let ring = this.rings.get(frame.stream);
     if (ring === undefined) {

@@ -23,6 +23,8 @@ interface Viewer {
 export class LiveViewers {
   private readonly viewers = new Set<Viewer>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** Called when a viewer comes or goes (the group is told which streams this process watches). */
+  onWatchChange: (() => void) | undefined;
 
   constructor(
     private readonly rings: FrameRings,
@@ -37,6 +39,11 @@ export class LiveViewers {
 
   get count(): number {
     return this.viewers.size;
+  }
+
+  /** The streams someone watches here. */
+  watchedStreams(): string[] {
+    return [...new Set([...this.viewers].map((viewer) => viewer.stream))];
   }
 
   /** True when someone watches `stream` (its frames' bytes are worth copying). */
@@ -56,8 +63,11 @@ export class LiveViewers {
     return undefined;
   }
 
-  /** Makes `res` an event stream of `stream`'s frames, starting with the ones already kept (`refusal` first). */
-  open(res: ServerResponse, stream: string): void {
+  /**
+   * Makes `res` an event stream of `stream`'s frames, starting with the ones already kept, here and in `kept`
+   * (another process's), oldest first (`refusal` first).
+   */
+  open(res: ServerResponse, stream: string, kept: readonly ConsoleFrame[] = []): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -68,9 +78,12 @@ export class LiveViewers {
     res.on('close', () => {
       this.viewers.delete(viewer);
       viewer.unwatch();
+      this.onWatchChange?.();
     });
+    this.onWatchChange?.();
     res.write('retry: 2000\n\n');
-    for (const frame of this.rings.recent(stream)) this.send(viewer, frame);
+    const frames = [...this.rings.recent(stream), ...kept].sort((a, b) => a.at - b.at);
+    for (const frame of frames) this.send(viewer, frame);
   }
 
   publish(frame: ConsoleFrame): void {
@@ -103,7 +116,7 @@ export function frameEvent(frame: ConsoleFrame, skipped = 0): string {
     mediaType: frame.mediaType ?? null,
     width: frame.width,
     height: frame.height,
-    hasImage: frame.mediaType !== undefined && frame.bytes.byteLength > 0,
+    hasImage: frame.elsewhere?.hasImage ?? (frame.mediaType !== undefined && frame.bytes.byteLength > 0),
     drawn: frame.drawn,
     skipped,
   });

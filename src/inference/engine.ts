@@ -11,12 +11,13 @@ import { type Executor, type ExecutorEvents, InlineExecutor, WorkerExecutor } fr
 import { parseFilters } from './filters.js';
 import { jpegReduction } from './jpeg-native.js';
 import type { WorkerProcessorSpec } from './messages.js';
-import { type PeerGroup, PeerMesh } from './peers.js';
+import { type PeerGroup, type PeerGroupApi, PeerMesh } from './peers.js';
 import type { MediaInfo, RawGeometrySource } from './probe.js';
 import { type Lane, Scheduler } from './scheduler.js';
 import { TaskRunner } from './task-runner.js';
 
 export { FILTER_KEYS } from './filters.js';
+export type { PeerAnswer, PeerGroupApi as EngineGroup } from './peers.js';
 export type { RawGeometrySource } from './probe.js';
 
 /** Where a route's frames run: on worker threads, on the event loop, or `auto` (the processor's `cheap` says). */
@@ -280,6 +281,11 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
    */
   watchFrames(wanted: (route: string, stream: string) => boolean): void {
     this.frameWanted = wanted;
+  }
+
+  /** The other processes of this one's supervised group (for a front end that shows the whole group), if any. */
+  group(): PeerGroupApi | undefined {
+    return this.mesh;
   }
 
   /** The processor name behind a route (for logs and metrics), undefined for an unknown route. */

@@ -61,7 +61,40 @@ type Message =
   | { t: 'cancel'; id: number }
   | { t: 'start'; id: number }
   | { t: 'ok'; id: number; outcome: Omit<InferOutcome, 'image'>; imageType: string | undefined }
+  | { t: 'ask'; id: number; from: number; kind: string; payload: unknown }
+  | { t: 'answer'; id: number; payload: unknown }
+  | { t: 'tell'; from: number; kind: string; payload: unknown }
   | { t: 'error'; id: number; code: string; message: string; headers: Record<string, string | string[]> };
+
+/** What another process answered: a JSON value and bytes (empty when none). */
+export interface PeerAnswer {
+  payload: unknown;
+  body: Uint8Array;
+}
+
+/**
+ * The group as a front end sees it, beyond frames: questions to the other processes and notices to them, by kind
+ * (the console shows the whole group's streams and figures through it).
+ */
+export interface PeerGroupApi {
+  readonly index: number;
+  readonly count: number;
+  /** Asks one process; rejects when it cannot answer (starting, restarting, no answer within ASK_TIMEOUT_MS). */
+  ask(peer: number, kind: string, payload: unknown): Promise<PeerAnswer>;
+  /** Asks every other process; those that cannot answer are left out. */
+  askAll(kind: string, payload: unknown): Promise<PeerAnswer[]>;
+  /** Tells every other process (or one), without waiting: a process that is not up misses it. */
+  tell(kind: string, payload: unknown, peer?: number): void;
+  /** Answers the others' `kind` questions. */
+  answer(kind: string, handler: (payload: unknown, from: number) => Promise<AnswerOf> | AnswerOf): void;
+  /** Hears the others' `kind` notices. */
+  hear(kind: string, handler: (payload: unknown, from: number) => void): void;
+}
+
+type AnswerOf = { payload: unknown; body?: Uint8Array | undefined };
+
+/** A question to a process that takes longer than this is given up (the console must not hang on a stuck peer). */
+const ASK_TIMEOUT_MS = 2000;
 
 /** One frame on the wire: [u32 header length][u32 body length][JSON header][body]. */
 function send(socket: Socket, message: Message, body: Uint8Array = new Uint8Array(0)): void {
@@ -136,30 +169,69 @@ const ownerGone = (): HxError =>
     RETRY_SOON,
   );
 
-interface Forwarded {
-  resolve: (outcome: InferOutcome) => void;
+interface Waiting {
+  resolve: (reply: { message: Message; body: Buffer }) => void;
   reject: (error: HxError) => void;
   onStart: (() => void) | undefined;
 }
 
-/** A connection to one owner, opened on first use and again after it closed. */
+/** A connection to one process, opened on first use and again after it closed; replies are matched by id. */
 class PeerLink {
   private socket: Socket | undefined;
-  private readonly pending = new Map<number, Forwarded>();
+  private readonly pending = new Map<number, Waiting>();
   private nextId = 0;
 
   constructor(private readonly path: string) {}
 
   forward(request: InferRequest): Promise<InferOutcome> {
+    const { body, deadline, signal, onStart, ...rest } = request;
+    const timeoutMs = Math.max(0, deadline - performance.now());
+    // The owner answers a frame past its deadline itself; the wait here is for an owner that cannot answer at all.
+    const { id, reply, socket } = this.request(
+      (id) => ({ t: 'infer', id, request: rest, timeoutMs }),
+      body,
+      timeoutMs + OWNER_SILENT_MS,
+      () => new HxError('HX_ERR_CAPACITY_TIMEOUT', undefined, RETRY_SOON),
+      onStart,
+    );
+    // The owner answers a cancelled frame as its own scheduler does (HX_ERR_CLIENT_GONE).
+    signal?.addEventListener('abort', () => this.socket === socket && send(socket, { t: 'cancel', id }), {
+      once: true,
+    });
+    return reply.then(({ message, body: image }) => {
+      if (message.t !== 'ok') throw new HxError('HX_ERR_SERVER_INTERNAL');
+      const { outcome, imageType } = message;
+      return imageType === undefined ? outcome : { ...outcome, image: { mediaType: imageType, bytes: image } };
+    });
+  }
+
+  ask(from: number, kind: string, payload: unknown): Promise<PeerAnswer> {
+    const { reply } = this.request(
+      (id) => ({ t: 'ask', id, from, kind, payload }),
+      undefined,
+      ASK_TIMEOUT_MS,
+      () => new HxError('HX_ERR_CAPACITY_TIMEOUT', `Another server process did not answer ${kind}`, RETRY_SOON),
+    );
+    return reply.then(({ message, body }) => ({ payload: message.t === 'answer' ? message.payload : undefined, body }));
+  }
+
+  tell(message: Message): void {
+    send(this.connected(), message);
+  }
+
+  private request(
+    make: (id: number) => Message,
+    body: Uint8Array | undefined,
+    timeoutMs: number,
+    timeout: () => HxError,
+    onStart?: () => void,
+  ): { id: number; socket: Socket; reply: Promise<{ message: Message; body: Buffer }> } {
     const socket = this.connected();
     const id = ++this.nextId;
-    const { body, deadline, signal, onStart, ...rest } = request;
-    return new Promise<InferOutcome>((resolve, reject) => {
-      const timeoutMs = Math.max(0, deadline - performance.now());
-      // The owner answers a frame past its deadline itself; this is for an owner that cannot answer at all.
+    const reply = new Promise<{ message: Message; body: Buffer }>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.pending.delete(id)) reject(new HxError('HX_ERR_CAPACITY_TIMEOUT', undefined, RETRY_SOON));
-      }, timeoutMs + OWNER_SILENT_MS);
+        if (this.pending.delete(id)) reject(timeout());
+      }, timeoutMs);
       timer.unref();
       const settle =
         <T>(f: (value: T) => void) =>
@@ -168,12 +240,9 @@ class PeerLink {
           f(value);
         };
       this.pending.set(id, { resolve: settle(resolve), reject: settle(reject), onStart });
-      send(socket, { t: 'infer', id, request: rest, timeoutMs }, body);
-      // The owner answers a cancelled frame as its own scheduler does (HX_ERR_CLIENT_GONE).
-      signal?.addEventListener('abort', () => this.socket === socket && send(socket, { t: 'cancel', id }), {
-        once: true,
-      });
     });
+    send(socket, make(id), body);
+    return { id, socket, reply };
   }
 
   private connected(): Socket {
@@ -181,20 +250,20 @@ class PeerLink {
     const socket = createConnection(this.path);
     this.socket = socket;
     receive(socket, (message, body) => {
+      if (!('id' in message)) return;
       const waiting = this.pending.get(message.id);
       if (waiting === undefined) return;
       if (message.t === 'start') waiting.onStart?.();
-      else if (message.t === 'ok') {
-        this.pending.delete(message.id);
-        const image = message.imageType === undefined ? undefined : { mediaType: message.imageType, bytes: body };
-        waiting.resolve({ ...message.outcome, ...(image ? { image } : {}) });
-      } else if (message.t === 'error') {
+      else if (message.t === 'error') {
         this.pending.delete(message.id);
         const code: ErrorCode = isErrorCode(message.code) ? message.code : 'HX_ERR_SERVER_INTERNAL';
         waiting.reject(new HxError(code, message.message, { headers: message.headers }));
+      } else {
+        this.pending.delete(message.id);
+        waiting.resolve({ message, body });
       }
     });
-    // The owner not listening yet (starting, restarting) or gone: every frame waiting on it gets a retryable 503.
+    // The process not listening yet (starting, restarting) or gone: everything waiting on it gets a retryable 503.
     socket.on('error', () => {});
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
@@ -213,13 +282,22 @@ class PeerLink {
 export type LocalInfer = (request: InferRequest) => Promise<InferOutcome>;
 
 /** This process's place in the group: it serves the streams it owns to the others and forwards the rest. */
-export class PeerMesh {
+export class PeerMesh implements PeerGroupApi {
   private readonly links = new Map<number, PeerLink>();
   private readonly inbound = new Set<Socket>();
-
+  private readonly answers = new Map<string, (payload: unknown, from: number) => Promise<AnswerOf> | AnswerOf>();
+  private readonly hearers = new Map<string, (payload: unknown, from: number) => void>();
   private server: Server | undefined;
 
   constructor(private readonly group: PeerGroup) {}
+
+  get index(): number {
+    return this.group.index;
+  }
+
+  get count(): number {
+    return this.group.count;
+  }
 
   static socketPath(group: PeerGroup, index: number): string {
     return join(group.dir, `p${index}.sock`);
@@ -250,12 +328,42 @@ export class PeerMesh {
   }
 
   forward(owner: number, request: InferRequest): Promise<InferOutcome> {
-    let link = this.links.get(owner);
+    return this.link(owner).forward(request);
+  }
+
+  ask(peer: number, kind: string, payload: unknown): Promise<PeerAnswer> {
+    return this.link(peer).ask(this.group.index, kind, payload);
+  }
+
+  async askAll(kind: string, payload: unknown): Promise<PeerAnswer[]> {
+    const settled = await Promise.allSettled(this.others().map((peer) => this.ask(peer, kind, payload)));
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
+  tell(kind: string, payload: unknown, peer?: number): void {
+    const message: Message = { t: 'tell', from: this.group.index, kind, payload };
+    for (const to of peer === undefined ? this.others() : [peer]) this.link(to).tell(message);
+  }
+
+  answer(kind: string, handler: (payload: unknown, from: number) => Promise<AnswerOf> | AnswerOf): void {
+    this.answers.set(kind, handler);
+  }
+
+  hear(kind: string, handler: (payload: unknown, from: number) => void): void {
+    this.hearers.set(kind, handler);
+  }
+
+  private others(): number[] {
+    return Array.from({ length: this.group.count }, (_, i) => i).filter((i) => i !== this.group.index);
+  }
+
+  private link(peer: number): PeerLink {
+    let link = this.links.get(peer);
     if (link === undefined) {
-      link = new PeerLink(PeerMesh.socketPath(this.group, owner));
-      this.links.set(owner, link);
+      link = new PeerLink(PeerMesh.socketPath(this.group, peer));
+      this.links.set(peer, link);
     }
-    return link.forward(request);
+    return link;
   }
 
   private serveConnection(socket: Socket, local: LocalInfer): void {
@@ -267,24 +375,46 @@ export class PeerMesh {
       // The forwarding process went away: nobody reads these answers.
       for (const controller of running.values()) controller.abort();
     });
+    const fail = (id: number) => (error: unknown) => send(socket, { t: 'error', id, ...plainError(error) });
     receive(socket, (message, body) => {
-      if (message.t === 'cancel') running.get(message.id)?.abort();
-      if (message.t !== 'infer') return;
-      const { id } = message;
-      const controller = new AbortController();
-      running.set(id, controller);
-      local({
-        ...message.request,
-        body: new Uint8Array(body),
-        deadline: performance.now() + message.timeoutMs,
-        signal: controller.signal,
-        onStart: () => send(socket, { t: 'start', id }),
-      })
-        .then(
-          ({ image, ...outcome }) => send(socket, { t: 'ok', id, outcome, imageType: image?.mediaType }, image?.bytes),
-          (error: unknown) => send(socket, { t: 'error', id, ...plainError(error) }),
-        )
-        .finally(() => running.delete(id));
+      switch (message.t) {
+        case 'cancel':
+          running.get(message.id)?.abort();
+          return;
+        case 'tell':
+          this.hearers.get(message.kind)?.(message.payload, message.from);
+          return;
+        case 'ask': {
+          const { id, kind, payload, from } = message;
+          const handler = this.answers.get(kind);
+          if (handler === undefined) return fail(id)(new HxError('HX_ERR_HTTP_NOT_FOUND', `No answer to ${kind}`));
+          Promise.resolve()
+            .then(() => handler(payload, from))
+            .then((answer) => send(socket, { t: 'answer', id, payload: answer.payload }, answer.body), fail(id));
+          return;
+        }
+        case 'infer': {
+          const { id } = message;
+          const controller = new AbortController();
+          running.set(id, controller);
+          local({
+            ...message.request,
+            body: new Uint8Array(body),
+            deadline: performance.now() + message.timeoutMs,
+            signal: controller.signal,
+            onStart: () => send(socket, { t: 'start', id }),
+          })
+            .then(
+              ({ image, ...outcome }) =>
+                send(socket, { t: 'ok', id, outcome, imageType: image?.mediaType }, image?.bytes),
+              fail(id),
+            )
+            .finally(() => running.delete(id));
+          return;
+        }
+        default:
+          return;
+      }
     });
   }
 

@@ -7,6 +7,7 @@ import { redactOptions } from '../../console/redact.js';
 import { HxError } from '../../errors.js';
 import type { InferenceEngine } from '../../inference/engine.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { ConsoleGroup, frameIdsOf, imageOf, type ProcessView } from './console-group.js';
 import { replyError } from './reply-error.js';
 
 /**
@@ -46,9 +47,19 @@ export function installConsole(
   engine: InferenceEngine,
   metrics: Metrics,
 ): void {
-  const rings = new FrameRings();
+  const group = engine.group();
+  const rings = new FrameRings(undefined, group === undefined ? undefined : frameIdsOf(group));
   const live = new LiveViewers(rings);
-  engine.watchFrames((_route, stream) => live.watching(stream));
+  const view = async (): Promise<ProcessView> => ({
+    engine: engine.state(),
+    figures: await metrics.routeFigures(),
+    streams: rings.streams(),
+    viewers: live.count,
+    heldBytes: rings.heldBytes,
+  });
+  // In a supervised group the console shows every process's streams and figures (console-group.ts).
+  const peers = group === undefined ? undefined : new ConsoleGroup(group, rings, live, view);
+  engine.watchFrames((_route, stream) => live.watching(stream) || peers?.watchedElsewhere(stream) === true);
   engine.on('answered', (frame) => {
     const shown =
       frame.image ??
@@ -65,6 +76,7 @@ export function installConsole(
       drawn: frame.image !== undefined,
     });
     live.publish(stored);
+    peers?.announce(stored);
   });
   app.addHook('preClose', async () => live.closeAll());
 
@@ -83,32 +95,29 @@ export function installConsole(
     runs: lanes[route.path] ?? '',
   }));
   app.get('/console/api/state', async (_request, reply) => {
-    const state = engine.state();
-    return reply.headers(security).send({
-      kind: 'server',
-      at: Date.now(),
-      engine: state,
-      routes,
-      figures: await metrics.routeFigures(),
-      streams: rings.streams(),
-      viewers: live.count,
-      heldBytes: rings.heldBytes,
-    });
+    const own = await view();
+    const seen = peers === undefined ? { ...own, processes: 1 } : await peers.state(own);
+    const { engine: state, figures, streams, viewers, heldBytes, processes } = seen;
+    return reply
+      .headers(security)
+      .send({ kind: 'server', at: Date.now(), engine: state, processes, routes, figures, streams, viewers, heldBytes });
   });
 
-  app.get<{ Querystring: { stream?: string } }>('/console/api/live', (request, reply) => {
+  app.get<{ Querystring: { stream?: string } }>('/console/api/live', async (request, reply) => {
     const stream = typeof request.query.stream === 'string' ? request.query.stream : '';
     const refused = live.refusal(stream);
     if (refused !== undefined) return replyError(reply, request, refused);
+    const kept = peers === undefined ? [] : await peers.recent(stream);
     // The event stream is written by LiveViewers on the raw response, for as long as the viewer stays.
     reply.hijack();
-    live.open(reply.raw, stream);
+    live.open(reply.raw, stream, kept);
     return reply;
   });
 
   app.get<{ Params: { id: string } }>('/console/api/frames/:id', async (request, reply) => {
-    const frame = /^\d{1,15}$/.test(request.params.id) ? rings.frame(Number(request.params.id)) : undefined;
-    if (frame === undefined || frame.mediaType === undefined || frame.bytes.byteLength === 0) {
+    const id = /^\d{1,15}$/.test(request.params.id) ? Number(request.params.id) : undefined;
+    const frame = id === undefined ? undefined : peers === undefined ? imageOf(rings, id) : await peers.bytes(id);
+    if (frame === undefined) {
       return replyError(reply, request, new HxError('HX_ERR_HTTP_NOT_FOUND', 'That frame is no longer kept'));
     }
     return reply
