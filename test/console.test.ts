@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { request } from 'undici';
+import { cpuBudget } from '../src/config/defaults.js';
 import { type CliServer, SCORE_ONLY, startCli } from './helpers/cli.js';
 import { FirefoxPage } from './helpers/firefox-bidi.js';
 import { assertError, fixture, get, post } from './helpers/http.js';
@@ -71,14 +72,11 @@ describe('web console', () => {
 
   before(async () => {
     // The browser first (file-level hook): one launched beside a server that failed to start would keep this file alive.
-    server = await startCli([
-      '--route',
-      '/score=colorIntensity',
-      '--route',
-      '/detect=objectDetection',
-      '--workers',
-      '1',
-    ]);
+    server = await startCli(
+      ['--route', '/score=colorIntensity', '--route', '/detect=objectDetection', '--workers', '1'],
+      {},
+      { processes: 'default' },
+    );
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
@@ -217,7 +215,8 @@ describe('web console', () => {
         processor: 'colorIntensity',
         options: {},
         annotate: false,
-        runs: 'inline, workers when busy or over 500000 pixels',
+        // A process per CPU has no CPU to spare for hand-offs under load (EngineOptions.handOffUnderLoad).
+        runs: 'inline, workers over 500000 pixels',
       },
       { path: '/detect', processor: 'objectDetection', options: {}, annotate: false, runs: 'workers' },
     ]);
@@ -231,7 +230,8 @@ describe('web console', () => {
       'workers',
     ]);
     assert.ok((body.figures['/detect']?.statuses['200'] ?? 0) >= 3);
-    assert.equal(body.processes, 1, 'one process: no group');
+    // The default group: one process per CPU, every one of them in the state.
+    assert.equal(body.processes, cpuBudget());
     const cam1 = body.streams.find((s) => s.stream === 'cam1');
     assert.deepEqual([cam1?.received, cam1?.lastSource], [2, '/detect']);
     assertError(await get(`${server.url}/console/api/frames/999999`), 404, 'HX_ERR_HTTP_NOT_FOUND');

@@ -167,6 +167,7 @@ describe('Kubernetes manifests: what the server needs', () => {
     const config = result.config as {
       port: number;
       workers: number;
+      processes: number;
       shutdownGraceMs: number;
       tls: { certFile: string };
       metrics: { enabled: boolean; port: number };
@@ -176,7 +177,7 @@ describe('Kubernetes manifests: what the server needs', () => {
     const metrics = container.ports.find((p) => p.name === 'metrics')!;
     assert.equal(config.port, https.containerPort);
     assert.deepEqual(config.metrics, { ...config.metrics, enabled: true, port: metrics.containerPort });
-    assert.equal(config.workers, Number(container.resources.limits.cpu));
+    assert.deepEqual([config.processes, config.workers], [Number(container.resources.limits.cpu), 1]);
     assert.ok(config.tls.certFile.endsWith('/tls.crt'));
     assert.deepEqual(config.auth.schemes, ['header']);
     assert.equal(deployment.spec.template.metadata.annotations['prometheus.io/port'], String(metrics.containerPort));

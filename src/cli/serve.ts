@@ -62,6 +62,7 @@ export async function startServer(
   options: { configFile?: string | undefined; prettyLogs?: boolean } = {},
 ): Promise<RunningServer> {
   const logger = createLogger(config.logLevel, { pretty: options.prettyLogs ?? process.stdout.isTTY === true });
+  const peers = cluster.isWorker ? peerGroupFromEnv() : undefined;
   const engine = await InferenceEngine.prepare({
     routes: engineRoutes(config),
     workers: effectiveWorkers(config),
@@ -74,10 +75,17 @@ export async function startServer(
     faultBackoffMs: config.processorFaultBackoffMs,
     workerMaxMemoryMb: config.workerMaxMemoryMb,
     handOffUnderLoad: sparesCores(config),
-    peers: cluster.isWorker ? peerGroupFromEnv() : undefined,
+    peers,
     baseDir: baseDirOf(options.configFile),
   });
-  const http = await buildServer({ config, engine, logger });
+  // The connection caps are the group's: the supervisor hands connections out in turn, so each process holds its share.
+  const share = (n: number) => (peers === undefined ? n : Math.max(1, Math.ceil(n / peers.count)));
+  const served: Readonly<Config> = {
+    ...config,
+    maxConnections: share(config.maxConnections),
+    maxConnectionsPerAddress: share(config.maxConnectionsPerAddress),
+  };
+  const http = await buildServer({ config: served, engine, logger });
   const { app } = http;
   logger.debug({ config: redactConfig(config) }, 'configuration');
   const fatal = new Promise<Error>((resolve) => engine.once('fatal', resolve));
@@ -109,7 +117,7 @@ export async function startServer(
       ? undefined
       : // Loaded only when asked for: grpc-js and protobufjs are most of a start's module loading.
         await (await import('../protocol/grpc/server.js')).startGrpcServer({
-          config,
+          config: served,
           engine,
           metrics: http.metrics,
           logger,

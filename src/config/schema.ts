@@ -104,7 +104,7 @@ export const configSchema = {
       type: 'integer',
       minimum: 0,
       maximum: 64,
-      default: 1,
+      default: 0,
       description:
         'server processes sharing the port, each with its own event loop and workers, supervised; 0: one per core',
       env: 'HX_PROCESSES',
@@ -226,14 +226,14 @@ export const configSchema = {
       ...positiveInt,
       default: 1024,
       description:
-        'open connections allowed at once on each listening port (HTTP, gRPC); a newcomer over it takes the slot of the oldest connection with no request (gRPC: stream) in progress, else of the oldest HTTP request whose body is still arriving, and is closed on arrival only when every connection has an accepted one',
+        'open connections allowed at once on each listening port (HTTP, gRPC), shared among the processes of a group; a newcomer over it takes the slot of the oldest connection with no request (gRPC: stream) in progress, else of the oldest HTTP request whose body is still arriving, and is closed on arrival only when every connection has an accepted one',
       env: 'HX_MAX_CONNECTIONS',
     },
     maxConnectionsPerAddress: {
       ...positiveInt,
       default: 256,
       description:
-        'open connections allowed at once from one remote address, with the same rule: one address cannot hold every slot',
+        'open connections allowed at once from one remote address, with the same rule (shared among the processes too): one address cannot hold every slot',
       env: 'HX_MAX_CONNECTIONS_PER_ADDRESS',
     },
     processorFaultLimit: {

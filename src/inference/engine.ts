@@ -300,7 +300,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
         path,
         entry.workers === undefined
           ? entry.lane.name
-          : `${entry.lane.name}, workers when busy or over ${INLINE_MAX_PIXELS} pixels`,
+          : `${entry.lane.name}, workers ${this.handOff ? 'when busy or ' : ''}over ${INLINE_MAX_PIXELS} pixels`,
       ]),
     );
   }

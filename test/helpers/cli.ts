@@ -33,14 +33,25 @@ export async function startCli(
     /** Another copy of the CLI (an installed package's) and the folder it runs in. */
     cli?: string;
     cwd?: string;
+    /**
+     * `default`: the default group (a process per CPU). Otherwise one process, unless the args or env say: most
+     * tests are about what one process does (its slots, its metrics, its drain) and observe that process alone.
+     */
+    processes?: 'default';
   } = {},
 ): Promise<CliServer> {
   const cli = options.cli ?? CLI;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cli, ...args, '-p', '0', '--host', '127.0.0.1'], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: options.cwd,
-  });
+  const said = args.includes('--processes') || env.HX_PROCESSES !== undefined || options.processes === 'default';
+  const processes = said ? [] : ['--processes', '1'];
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), cli, ...args, ...processes, '-p', '0', '--host', '127.0.0.1'],
+    {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: options.cwd,
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d) => {
     output += d;
