@@ -57,6 +57,24 @@ export function procKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   return sum;
 }
 
+/**
+ * Resident memory of the server's processes with the pages they share counted once: each process's private pages
+ * plus the largest shared set among them. Summed RSS counts the node binary and its libraries (about 45 MiB, mapped
+ * from one file) in every process of a group; the kernel holds them once. For one process this is its RSS.
+ */
+export function residentOnceKiB(pid: number): number {
+  let privateKiB = 0;
+  let sharedKiB = 0;
+  for (const p of processTree(pid)) {
+    const rollup = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+    const field = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? Number.NaN);
+    const own = field('Private_Clean') + field('Private_Dirty');
+    privateKiB += own;
+    sharedKiB = Math.max(sharedKiB, field('Rss') - own);
+  }
+  return privateKiB + sharedKiB;
+}
+
 /** Resets the peak-RSS marks so each measurement reports its own peak (Linux >= 4.0; else the peak since start). */
 export function resetPeak(pid: number): boolean {
   try {

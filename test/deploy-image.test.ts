@@ -6,7 +6,7 @@ import { dirname, join, posix } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
-import { CLI, run, stopChild } from './helpers/cli.js';
+import { CLI, run, stopChild, untilReady } from './helpers/cli.js';
 import { ROOT } from './helpers/deploy.js';
 
 // What the image runs, run here: the Dockerfile's ENTRYPOINT (the CLI) as the image's user, its HEALTHCHECK script
@@ -73,14 +73,6 @@ function startAsImageUser(
     log += d;
   });
   return { child, log: () => log };
-}
-
-async function untilReady(log: () => string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!log().includes('"msg":"all processors ready"')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not ready:\n${log()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('Dockerfile', () => {
@@ -197,7 +189,7 @@ describe('health check script', () => {
     before(async () => {
       port = await freePort();
       server = startAsImageUser(['-p', String(port), '--host', '127.0.0.1', '--workers', '1']);
-      await untilReady(server.log, server.child);
+      await untilReady(`http://127.0.0.1:${port}`, server.child, server.log);
     });
     after(async () => {
       await stopChild(server.child, 'SIGKILL');

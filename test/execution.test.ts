@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
 import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
 import type { Inference } from '../src/schema/inference.js';
-import { CLI, type CliServer, startCli } from './helpers/cli.js';
+import { CLI, type CliServer, startCli, untilReady } from './helpers/cli.js';
 import {
   type Answer,
   assertError,
@@ -295,6 +295,54 @@ describe('several processes (--processes)', () => {
     }
   });
 
+  test('a group is ready when every process is: a probe that reaches a ready process says 503 until the last one is', async () => {
+    const held = releaseFile();
+    const server = await startCli(
+      [
+        '--processes',
+        '2',
+        '--execution',
+        'inline',
+        '--route',
+        '/score=colorIntensity',
+        '--route',
+        `/held=${fileURLToPath(doubleUrl('held-in-one'))}`,
+        '--log-level',
+        'info',
+      ],
+      { HELD_IN_ONE_RELEASE: decodeURIComponent(held.path) },
+      { waitReady: false },
+    );
+    try {
+      await untilSeen(
+        'two processes listening',
+        () => pidsLogging(server, 'httpextension listening').length === 2,
+        server,
+      );
+      await untilSeen('one ready', () => pidsLogging(server, 'all processors ready').length === 1, server);
+      // Fresh connections reach both processes in turn: one serves frames already, the other is starting.
+      for (let i = 0; i < 4; i++) {
+        const probe = await fresh(`${server.url}/health/ready`);
+        assertError(probe, 503, 'HX_ERR_CAPACITY_NOT_READY');
+        assert.equal(probe.headers['retry-after'], '1');
+      }
+      const frames = new Set<number>();
+      for (let i = 0; i < 4; i++) frames.add((await postFresh(`${server.url}/held`, jpeg)).status);
+      assert.deepEqual(
+        [...frames].sort(),
+        [204, 503],
+        'the ready process serves frames (no inferences), the other is starting',
+      );
+      assert.equal(pidsLogging(server, 'every server process is ready').length, 0);
+      held.release();
+      await untilReady(server.url, server.child, server.output);
+      for (let i = 0; i < 4; i++) assert.equal((await fresh(`${server.url}/health/ready`)).status, 200);
+      assert.equal(pidsLogging(server, 'every server process is ready').length, 1, 'the supervisor says so, once');
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
+
   test("the console shows the whole group: a viewer on one process sees every process's frames, their bytes and summed figures", async () => {
     const server = await startCli(
       ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity'],
@@ -315,13 +363,18 @@ describe('several processes (--processes)', () => {
         await viewer.until('the frame event', () => viewer.events.length > 0 || posted > 1, server);
       }
       assert.equal(holders().size, 2, `frames from both processes reached the viewer after ${posted} frames`);
-      const before = viewer.events.length;
+      // Each process numbers its frames index+1, index+3, ... and announces them in order once told of the viewer,
+      // so a process whose first event is id X answered (X - 1 - index) / 2 frames unannounced before that; every
+      // later frame comes, including one of the loop's still on its way.
+      const firstOf = (parity: number) =>
+        Math.min(...viewer.events.filter((e) => e.id % 2 === parity).map((e) => e.id));
+      const unannounced = Math.floor((firstOf(0) - 1) / 2) + Math.floor((firstOf(1) - 1) / 2);
       for (let i = 0; i < 6; i++) {
         assert.equal((await postFresh(`${server.url}/score?stream=cam`, jpeg)).status, 200);
       }
       posted += 6;
-      await viewer.until('six more frame events', () => viewer.events.length === before + 6, server);
-      const latest = viewer.events.slice(before);
+      await viewer.until('every announced frame', () => viewer.events.length === posted - unannounced, server);
+      const latest = [...viewer.events].sort((a, b) => a.id - b.id).slice(-6);
       for (const event of latest) {
         assert.deepEqual([event.stream, event.source, event.hasImage], ['cam', '/score', true]);
         assertSchemas(event.answer);

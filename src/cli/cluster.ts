@@ -11,7 +11,14 @@ import { listenMetrics } from '../observability/metrics-server.js';
 import { withServerHeapFlags } from './heap-flags.js';
 
 /** Message a server process sends its supervisor once it listens (or could not start). */
-export type ChildMessage = { type: 'hx-listening'; port: number } | { type: 'hx-start-failed'; message: string };
+/** What a server process tells its supervisor. */
+export type ChildMessage =
+  | { type: 'hx-listening'; port: number }
+  | { type: 'hx-ready' }
+  | { type: 'hx-start-failed'; message: string };
+
+/** What the supervisor tells its server processes: every process of the group has been ready once. */
+export const GROUP_READY = 'hx-group-ready';
 
 /** A process that restarts this soon after its start is crash-looping: wait before the next try. */
 const QUICK_EXIT_MS = 5000;
@@ -32,6 +39,10 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
   let exitCode = 0;
   const startedAt = new Map<Worker, number>();
   const listening = new Set<Worker>();
+  const ready = new Set<Worker>();
+  // A group is ready once all its processes are: until then a readiness probe could reach one that is ready and
+  // send traffic to a group that mostly is not. A replacement later is told at once (the others serve meanwhile).
+  let groupReady = false;
   const indexOf = new Map<Worker, number>();
   // mkdtemp makes it 0700: only this user's processes can reach the sockets.
   const peersDir = mkdtempSync(join(tmpdir(), 'httpextension-'));
@@ -45,7 +56,15 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
     indexOf.set(worker, index);
     worker.on('message', (message: ChildMessage) => {
       if (message?.type === 'hx-listening') listening.add(worker);
-      else if (message?.type === 'hx-start-failed' && !stopping) {
+      else if (message?.type === 'hx-ready') {
+        ready.add(worker);
+        if (groupReady) worker.send({ type: GROUP_READY });
+        else if (ready.size === processes) {
+          groupReady = true;
+          logger.info({ processes }, 'every server process is ready');
+          for (const each of ready) each.send({ type: GROUP_READY });
+        }
+      } else if (message?.type === 'hx-start-failed' && !stopping) {
         logger.fatal({ pid: worker.process.pid, reason: message.message }, 'a server process could not start');
         exitCode = 1;
         stop('SIGTERM');
@@ -55,6 +74,7 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
       const started = startedAt.get(worker) ?? 0;
       startedAt.delete(worker);
       const wasListening = listening.delete(worker);
+      ready.delete(worker);
       if (stopping) {
         if (code !== 0) exitCode = 1;
         if (startedAt.size === 0) finish();
@@ -115,4 +135,16 @@ export function reportMetricsToSupervisor(registry: import('prom-client').Regist
   AggregatorRegistry.setRegistries([registry]);
   // Constructing one installs prom-client's listener for the supervisor's requests in this process.
   new AggregatorRegistry();
+}
+
+/** In a server process of a supervised group: resolves when the supervisor says every process has been ready. */
+export function groupReadyFromSupervisor(): Promise<void> {
+  return new Promise((resolve) => {
+    const told = (message: unknown): void => {
+      if ((message as { type?: unknown } | null)?.type !== GROUP_READY) return;
+      process.off('message', told);
+      resolve();
+    };
+    process.on('message', told);
+  });
 }

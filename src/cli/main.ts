@@ -54,7 +54,7 @@ async function serve(flags: ServerFlags): Promise<void> {
     force.unref();
     server.close().finally(() => process.exit(1));
   };
-  server.ready.catch(cannotServe);
+  server.ready.then(() => process.send?.({ type: 'hx-ready' } satisfies ChildMessage), cannotServe);
   void server.fatal.then(cannotServe);
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {

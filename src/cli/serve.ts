@@ -12,7 +12,7 @@ import { createLogger } from '../observability/logger.js';
 import { listenMetrics } from '../observability/metrics-server.js';
 import type { GrpcFrontEnd } from '../protocol/grpc/server.js';
 import { buildServer } from '../protocol/http/server.js';
-import { reportMetricsToSupervisor } from './cluster.js';
+import { groupReadyFromSupervisor, reportMetricsToSupervisor } from './cluster.js';
 import { missingServerHeapFlags } from './heap-flags.js';
 
 export interface RunningServer {
@@ -76,6 +76,7 @@ export async function startServer(
     workerMaxMemoryMb: config.workerMaxMemoryMb,
     handOffUnderLoad: sparesCores(config),
     peers,
+    groupReady: cluster.isWorker ? groupReadyFromSupervisor() : undefined,
     baseDir: baseDirOf(options.configFile),
   });
   // The connection caps are the group's: the supervisor hands connections out in turn, so each process holds its share.

@@ -57,6 +57,11 @@ export interface EngineOptions {
   handOffUnderLoad?: boolean;
   /** The supervised group this process is one of: a stateful route's stream is served by its owner process. */
   peers?: PeerGroup | undefined;
+  /**
+   * In a group: resolves when every process of the group has been ready once. Until then `state().ready` is false
+   * here too, so that readiness probes see the group's state, whichever process they reach; frames are served.
+   */
+  groupReady?: Promise<void> | undefined;
 }
 
 /** One frame, as any front end hands it over: bytes plus what the protocol said about them. */
@@ -163,6 +168,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   private readonly breaker: CircuitBreaker;
   private readonly handOff: boolean;
   private readonly mesh: PeerMesh | undefined;
+  private groupReady: boolean;
 
   private constructor(plan: readonly PlannedRoute[], options: EngineOptions) {
     super();
@@ -213,6 +219,10 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     this.limits = { maxPixels: options.maxPixels, raw: options.raw ?? {} };
     this.handOff = options.handOffUnderLoad ?? true;
     this.mesh = options.peers === undefined ? undefined : new PeerMesh(options.peers);
+    this.groupReady = options.groupReady === undefined;
+    options.groupReady?.then(() => {
+      this.groupReady = true;
+    });
     this.scheduler = new Scheduler({
       lanes: [...lanes.values()],
       maxQueued: options.maxQueuedRequests,
@@ -265,7 +275,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
   state(): EngineState {
     const s = this.scheduler;
     return {
-      ready: s.ready && !s.isDraining,
+      ready: s.ready && !s.isDraining && this.groupReady,
       draining: s.isDraining,
       queued: s.queued,
       busy: s.busy,

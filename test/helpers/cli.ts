@@ -128,8 +128,11 @@ export function run(
   });
 }
 
-/** Polls `GET /health/ready` (the readiness contract an orchestrator uses) until it answers 200. */
-async function untilReady(
+/**
+ * Polls `GET /health/ready` (the readiness contract an orchestrator uses) until it answers 200; in a group, any
+ * process answers 200 only once every process has been ready.
+ */
+export async function untilReady(
   url: string,
   child: ChildProcess,
   output: () => string,
