@@ -149,32 +149,27 @@ function servers(): ServerSpec[] {
     ...(opts.workers !== undefined ? ['--workers', opts.workers] : []),
   ];
   if (wanted.includes('ours')) list.push({ id: 'ours', label: 'httpextension', command: process.execPath, args: ours });
-  if (wanted.includes('ours-inline')) {
-    // The configuration docs/operations.md recommends for sub-millisecond processors: frames run on the event loop of
-    // one process per core (no thread hand-off), instead of one process with a worker thread per core.
-    list.push({
+  // Our server in other configurations, to weigh the default against: each is the default plus these flags.
+  const variants: Array<{ id: ServerSpec['id']; label: string; flags: string[] }> = [
+    // What docs/operations.md once recommended for sub-millisecond processors: frames on the event loop of one
+    // process per core (no thread hand-off).
+    {
       id: 'ours-inline',
-      label: 'httpextension, --execution inline --processes 0',
-      command: process.execPath,
-      args: (port) => [...ours(port), '--execution', 'inline', '--processes', '0'],
-    });
-  }
-  if (wanted.includes('ours-workers')) {
+      label: '--execution inline --processes 0',
+      flags: ['--execution', 'inline', '--processes', '0'],
+    },
     // Every frame on a worker thread (the default before `auto`), to weigh what `auto` gains or loses per frame type.
-    list.push({
-      id: 'ours-workers',
-      label: 'httpextension, --execution workers',
-      command: process.execPath,
-      args: (port) => [...ours(port), '--execution', 'workers'],
-    });
-  }
-  if (wanted.includes('ours-one-process')) {
+    { id: 'ours-workers', label: '--execution workers', flags: ['--execution', 'workers'] },
     // One process with a worker per core (the default before `processes` 0), to weigh what the group gains.
+    { id: 'ours-one-process', label: '--processes 1', flags: ['--processes', '1'] },
+  ];
+  for (const { id, label, flags } of variants) {
+    if (!wanted.includes(id)) continue;
     list.push({
-      id: 'ours-one-process',
-      label: 'httpextension, --processes 1',
+      id,
+      label: `httpextension, ${label}`,
       command: process.execPath,
-      args: (port) => [...ours(port), '--processes', '1'],
+      args: (port) => [...ours(port), ...flags],
     });
   }
   if (wanted.includes('baseline')) {

@@ -211,25 +211,16 @@ async function untilSeen(what: string, check: () => boolean, server: CliServer, 
   }
 }
 
+/** A group of two processes serving `/score` on the event loop, and `routes` (PATH=PROCESSOR) beside it. */
+function startPair(routes: string[] = [], env: Record<string, string> = {}): Promise<CliServer> {
+  const args = ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity', '--log-level', 'info'];
+  return startCli([...args, ...routes.flatMap((route) => ['--route', route])], env, { waitReady: false });
+}
+
 describe('several processes (--processes)', () => {
   test('connections spread over the processes; a stream keeps one state; a killed process is replaced; SIGTERM drains all and exits 0', async () => {
     const counter = `/count=${fileURLToPath(doubleUrl('stream-counter'))}`;
-    const server = await startCli(
-      [
-        '--processes',
-        '2',
-        '--execution',
-        'inline',
-        '--route',
-        '/score=colorIntensity',
-        '--route',
-        counter,
-        '--log-level',
-        'info',
-      ],
-      {},
-      { waitReady: false },
-    );
+    const server = await startPair([counter]);
     try {
       await untilSeen(
         'two processes listening',
@@ -279,11 +270,7 @@ describe('several processes (--processes)', () => {
 
   test('metrics.port serves the sum over every process', async () => {
     const metricsPort = await freePort();
-    const server = await startCli(
-      ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity'],
-      { HX_METRICS_PORT: String(metricsPort) },
-      { waitReady: false },
-    );
+    const server = await startPair([], { HX_METRICS_PORT: String(metricsPort) });
     try {
       await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
@@ -297,22 +284,9 @@ describe('several processes (--processes)', () => {
 
   test('a group is ready when every process is: a probe that reaches a ready process says 503 until the last one is', async () => {
     const held = releaseFile();
-    const server = await startCli(
-      [
-        '--processes',
-        '2',
-        '--execution',
-        'inline',
-        '--route',
-        '/score=colorIntensity',
-        '--route',
-        `/held=${fileURLToPath(doubleUrl('held-in-one'))}`,
-        '--log-level',
-        'info',
-      ],
-      { HELD_IN_ONE_RELEASE: decodeURIComponent(held.path) },
-      { waitReady: false },
-    );
+    const server = await startPair([`/held=${fileURLToPath(doubleUrl('held-in-one'))}`], {
+      HELD_IN_ONE_RELEASE: decodeURIComponent(held.path),
+    });
     try {
       await untilSeen(
         'two processes listening',
@@ -344,11 +318,7 @@ describe('several processes (--processes)', () => {
   });
 
   test("the console shows the whole group: a viewer on one process sees every process's frames, their bytes and summed figures", async () => {
-    const server = await startCli(
-      ['--processes', '2', '--execution', 'inline', '--route', '/score=colorIntensity'],
-      {},
-      { waitReady: false },
-    );
+    const server = await startPair();
     const viewer = watch(server.url, 'cam');
     try {
       await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
