@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { SERVER_HEAP_FLAGS } from '../src/cli/heap-flags.js';
+import { cpuBudget } from '../src/config/defaults.js';
 import { encodeBmp } from '../src/pipeline/pixel-encoders.js';
 import type { Inference } from '../src/schema/inference.js';
 import { CLI, type CliServer, startCli, untilReady } from './helpers/cli.js';
@@ -218,6 +219,30 @@ function startPair(routes: string[] = [], env: Record<string, string> = {}): Pro
 }
 
 describe('several processes (--processes)', () => {
+  test('a server started in-process is one process whatever `processes` says: the CPUs are its own', async () => {
+    const server = await startTestServer({
+      workers: 0,
+      processes: 0,
+      routes: [{ path: '/score', processor: 'colorIntensity', options: {} }],
+    });
+    try {
+      const state = JSON.parse((await get(server.at('/console/api/state'))).text) as {
+        engine: { workers: number };
+        processes: number;
+        routes: Array<{ runs: string }>;
+      };
+      assert.deepEqual(
+        [state.processes, state.engine.workers],
+        [1, cpuBudget()],
+        'a worker per CPU, not per CPU ÷ CPUs',
+      );
+      const handOff = cpuBudget() > 1 ? 'when busy or ' : '';
+      assert.equal(state.routes[0]?.runs, `inline, workers ${handOff}over 500000 pixels`);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('connections spread over the processes; a stream keeps one state; a killed process is replaced; SIGTERM drains all and exits 0', async () => {
     const counter = `/count=${fileURLToPath(doubleUrl('stream-counter'))}`;
     const server = await startPair([counter]);

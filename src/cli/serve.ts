@@ -63,9 +63,12 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = createLogger(config.logLevel, { pretty: options.prettyLogs ?? process.stdout.isTTY === true });
   const peers = cluster.isWorker ? peerGroupFromEnv() : undefined;
+  // The processes this one is part of, as started (not as configured: an embedder's or a test's startServer is one
+  // process whatever `processes` says): the CPUs are shared among them.
+  const started = { workers: config.workers, processes: peers?.count ?? 1 };
   const engine = await InferenceEngine.prepare({
     routes: engineRoutes(config),
-    workers: effectiveWorkers(config),
+    workers: effectiveWorkers(started),
     execution: config.execution,
     maxQueuedRequests: config.maxQueuedRequests,
     maxPixels: config.maxPixels,
@@ -74,7 +77,7 @@ export async function startServer(
     faultLimit: config.processorFaultLimit,
     faultBackoffMs: config.processorFaultBackoffMs,
     workerMaxMemoryMb: config.workerMaxMemoryMb,
-    handOffUnderLoad: sparesCores(config),
+    handOffUnderLoad: sparesCores(started),
     peers,
     groupReady: cluster.isWorker ? groupReadyFromSupervisor() : undefined,
     baseDir: baseDirOf(options.configFile),
