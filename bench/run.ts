@@ -75,6 +75,10 @@ const { values: opts } = parseArgs({
     port: { type: 'string', default: '5301' },
     'cpu-prof': { type: 'string' },
     workers: { type: 'string' },
+    // The processor served at /score (colorIntensity, as the vendor's sample; the reference serves only that), and
+    // how many streams the requests rotate over (`?stream=s0..`; 0: none). `motion --streams 8` weighs a stateful one.
+    processor: { type: 'string', default: 'colorIntensity' },
+    streams: { type: 'string', default: '0' },
     // After the HTTP comparison, the per-processor benchmark (bench/processor-throughput.ts): on by default, off
     // when --only picks cells or with --no-processors.
     processors: { type: 'boolean', default: true },
@@ -145,7 +149,7 @@ function servers(): ServerSpec[] {
     // The same service as the vendor's sample: colorIntensity alone (the default routes also load AI models,
     // measured separately by bench/processor-throughput.ts).
     '--route',
-    '/score=colorIntensity',
+    `/score=${opts.processor}`,
     ...(opts.workers !== undefined ? ['--workers', opts.workers] : []),
   ];
   if (wanted.includes('ours')) list.push({ id: 'ours', label: 'httpextension', command: process.execPath, args: ours });
@@ -191,7 +195,9 @@ function servers(): ServerSpec[] {
       env: { HTTPEXTENSION_NATIVE_JPEG: '0' },
     });
   }
-  if (wanted.includes('reference')) {
+  if (wanted.includes('reference') && opts.processor !== 'colorIntensity') {
+    notes.push(`reference skipped: it serves colorIntensity only, not ${opts.processor}`);
+  } else if (wanted.includes('reference')) {
     const script = join(SHARED, 'reference/ref_server.py');
     let missing: string | undefined;
     if (!existsSync(script)) missing = `${script} is absent`;
@@ -238,7 +244,15 @@ async function wrk(url: string, c: Case, concurrency: number, seconds: number): 
     url,
   ];
   const child = spawn('wrk', args, {
-    env: { ...process.env, BODY_FILE: c.file, CONTENT_TYPE: c.contentType, CHECK: '1' },
+    env: {
+      ...process.env,
+      BODY_FILE: c.file,
+      CONTENT_TYPE: c.contentType,
+      CHECK: '1',
+      // What a good answer is: colorIntensity classifies every frame; a stateful processor may answer 204 (nothing).
+      EXPECT: opts.processor === 'colorIntensity' ? 'colorIntensity' : '',
+      STREAMS: opts.streams,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

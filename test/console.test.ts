@@ -73,7 +73,16 @@ describe('web console', () => {
   before(async () => {
     // The browser first (file-level hook): one launched beside a server that failed to start would keep this file alive.
     server = await startCli(
-      ['--route', '/score=colorIntensity', '--route', '/detect=objectDetection', '--workers', '1'],
+      [
+        '--route',
+        '/score=colorIntensity',
+        '--route',
+        '/detect=objectDetection',
+        '--route',
+        '/motion=motion',
+        '--workers',
+        '1',
+      ],
       {},
       { processes: 'default' },
     );
@@ -117,6 +126,7 @@ describe('web console', () => {
     assert.deepEqual(rows, [
       ['/score', 'colorIntensity'],
       ['/detect', 'objectDetection'],
+      ['/motion', 'motion'],
     ]);
     await page.waitForFunction(() => document.getElementById('ready')?.textContent === 'ready');
   });
@@ -219,6 +229,8 @@ describe('web console', () => {
         runs: 'inline, workers over 500000 pixels',
       },
       { path: '/detect', processor: 'objectDetection', options: {}, annotate: false, runs: 'workers' },
+      // A stateful processor's streams stay on their owner process's event loop: the group spreads them.
+      { path: '/motion', processor: 'motion', options: {}, annotate: false, runs: 'inline' },
     ]);
     assert.deepEqual(Object.keys(body.engine).sort(), [
       'busy',

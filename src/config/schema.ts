@@ -106,7 +106,7 @@ export const configSchema = {
       maximum: 64,
       default: 0,
       description:
-        'server processes sharing the port, each with its own event loop and workers, supervised; 0: one per core',
+        'server processes sharing the port, each with its own event loop and workers, supervised; 0: one per CPU it may use (a cgroup quota counts)',
       env: 'HX_PROCESSES',
       flag: '--processes <n>',
     },

@@ -51,8 +51,10 @@ export interface EngineOptions {
   /** A worker holding more than this (MB) after a task is replaced before its next one. */
   workerMaxMemoryMb?: number;
   /**
-   * Whether, under load, a cheap stateless processor's frames go to the workers (default true). That pays only while
-   * the process has cores beyond its event loop: with a process per core, every hand-off costs a core's time.
+   * Whether, under load, a cheap stateless processor's frames go to the workers (default true), and a cheap stateful
+   * one's streams run on the workers (each stream on one, by affinity) rather than all on the one event loop. That
+   * pays only while the process has cores beyond its event loop: with a process per core, every hand-off costs a
+   * core's time, and the group spreads the streams over its processes instead.
    */
   handOffUnderLoad?: boolean;
   /** The supervised group this process is one of: a stateful route's stream is served by its owner process. */
@@ -239,7 +241,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     const resolved = await resolveRoutes(options.routes, options.baseDir);
     const plan = resolved.map((r) => ({
       ...r,
-      ...placementOf(r.route.execution ?? options.execution ?? 'auto', r.definition),
+      ...placementOf(r.route.execution ?? options.execution ?? 'auto', r.definition, options.handOffUnderLoad ?? true),
     }));
     return new InferenceEngine(plan, options);
   }
@@ -527,11 +529,17 @@ export function splitPlacement(
 }
 
 /**
- * `auto`: a cheap processor on the event loop (its large frames on workers, unless it is stateful: one stream's frames
- * must reach one instance), the others on workers.
+ * `auto`: a cheap processor on the event loop (its large frames on workers), the others on workers. A cheap stateful
+ * one is not split (one stream's frames must reach one instance): with cores to spare its streams go to the workers,
+ * spread by affinity, else they stay on the event loop.
  */
-function placementOf(execution: Execution, definition: ProcessorDefinition): { lane: LaneName; split: boolean } {
+function placementOf(
+  execution: Execution,
+  definition: ProcessorDefinition,
+  spareCores: boolean,
+): { lane: LaneName; split: boolean } {
   if (execution !== 'auto') return { lane: execution, split: false };
   if (definition.cheap !== true) return { lane: 'workers', split: false };
-  return { lane: 'inline', split: definition.stateful !== true };
+  if (definition.stateful === true) return { lane: spareCores ? 'workers' : 'inline', split: false };
+  return { lane: 'inline', split: true };
 }
