@@ -10,8 +10,7 @@ import { createLogger } from '../observability/logger.js';
 import { listenMetrics } from '../observability/metrics-server.js';
 import { withServerHeapFlags } from './heap-flags.js';
 
-/** Message a server process sends its supervisor once it listens (or could not start). */
-/** What a server process tells its supervisor. */
+/** What a server process tells its supervisor: it listens, its processors are ready, or it could not start. */
 export type ChildMessage =
   | { type: 'hx-listening'; port: number }
   | { type: 'hx-ready' }
@@ -50,6 +49,10 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
   // Started as `node dist/src/cli/main.js` rather than by a launcher of ours, the server processes still get them.
   cluster.setupPrimary({ execArgv: withServerHeapFlags(process.execArgv) });
 
+  // A process that exits meanwhile is not told (the callback takes the error): its replacement will be.
+  const tellReady = (worker: Worker): void => {
+    if (worker.isConnected()) worker.send({ type: GROUP_READY }, () => {});
+  };
   const fork = (index: number): void => {
     const worker = cluster.fork(peerGroupEnv({ dir: peersDir, index, count: processes }));
     startedAt.set(worker, Date.now());
@@ -58,11 +61,11 @@ export async function supervise(config: Readonly<Config>, processes: number): Pr
       if (message?.type === 'hx-listening') listening.add(worker);
       else if (message?.type === 'hx-ready') {
         ready.add(worker);
-        if (groupReady) worker.send({ type: GROUP_READY });
+        if (groupReady) tellReady(worker);
         else if (ready.size === processes) {
           groupReady = true;
           logger.info({ processes }, 'every server process is ready');
-          for (const each of ready) each.send({ type: GROUP_READY });
+          for (const each of ready) tellReady(each);
         }
       } else if (message?.type === 'hx-start-failed' && !stopping) {
         logger.fatal({ pid: worker.process.pid, reason: message.message }, 'a server process could not start');
