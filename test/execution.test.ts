@@ -292,6 +292,12 @@ describe('several processes (--processes)', () => {
       );
       assert.match(server.output(), /"msg":"server process stopped; starting another"/);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
+      // The replacement is told the group is ready as soon as it is (it reports, the supervisor answers): probes on
+      // fresh connections, which reach both processes, all say ready.
+      await until('both processes ready to probes', async () => {
+        for (let i = 0; i < 4; i++) if ((await fresh(`${server.url}/health/ready`)).status !== 200) return false;
+        return true;
+      });
 
       const code = await server.stop('SIGTERM');
       assert.equal(code, 0, server.output());
