@@ -204,10 +204,11 @@ function pidsLogging(server: CliServer, msg: string): number[] {
   return [...new Set(pids)];
 }
 
-async function untilSeen(what: string, check: () => boolean, server: CliServer, ms = 20_000): Promise<void> {
+/** Waits until `count` server processes of the group have logged `msg`. */
+async function untilLogged(server: CliServer, msg: string, count: number, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`${what} did not happen:\n${server.output()}`);
+  while (pidsLogging(server, msg).length !== count) {
+    if (Date.now() > end) throw new Error(`${count} processes logging "${msg}" did not happen:\n${server.output()}`);
     await sleep(20);
   }
 }
@@ -255,12 +256,8 @@ describe('several processes (--processes)', () => {
     const counter = `/count=${fileURLToPath(doubleUrl('stream-counter'))}`;
     const server = await startPair([counter]);
     try {
-      await untilSeen(
-        'two processes listening',
-        () => pidsLogging(server, 'httpextension listening').length === 2,
-        server,
-      );
-      await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
+      await untilLogged(server, 'httpextension listening', 2);
+      await untilLogged(server, 'all processors ready', 2);
       const first = pidsLogging(server, 'httpextension listening');
       // Started as plain `node main.js`, the supervisor still gives its server processes the heap flags.
       for (const pid of first) {
@@ -284,12 +281,8 @@ describe('several processes (--processes)', () => {
       }
 
       process.kill(first[0]!, 'SIGKILL');
-      await untilSeen('a replacement', () => pidsLogging(server, 'httpextension listening').length === 3, server);
-      await untilSeen(
-        'the replacement is ready',
-        () => pidsLogging(server, 'all processors ready').length === 3,
-        server,
-      );
+      await untilLogged(server, 'httpextension listening', 3);
+      await untilLogged(server, 'all processors ready', 3);
       assert.match(server.output(), /"msg":"server process stopped; starting another"/);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
       // The replacement is told the group is ready as soon as it is (it reports, the supervisor answers): probes on
@@ -311,7 +304,7 @@ describe('several processes (--processes)', () => {
     const metricsPort = await freePort();
     const server = await startPair([], { HX_METRICS_PORT: String(metricsPort) });
     try {
-      await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
+      await untilLogged(server, 'all processors ready', 2);
       for (let i = 0; i < 6; i++) assert.equal((await postFresh(`${server.url}/score`, jpeg)).status, 200);
       const summed = await get(`http://127.0.0.1:${metricsPort}/metrics`);
       assert.equal(summed.status, 200);
@@ -327,12 +320,8 @@ describe('several processes (--processes)', () => {
       HELD_IN_ONE_RELEASE: decodeURIComponent(held.path),
     });
     try {
-      await untilSeen(
-        'two processes listening',
-        () => pidsLogging(server, 'httpextension listening').length === 2,
-        server,
-      );
-      await untilSeen('one ready', () => pidsLogging(server, 'all processors ready').length === 1, server);
+      await untilLogged(server, 'httpextension listening', 2);
+      await untilLogged(server, 'all processors ready', 1);
       // Fresh connections reach both processes in turn: one serves frames already, the other is starting.
       for (let i = 0; i < 4; i++) {
         const probe = await fresh(`${server.url}/health/ready`);
@@ -360,7 +349,7 @@ describe('several processes (--processes)', () => {
     const server = await startPair();
     const viewer = watch(server.url, 'cam');
     try {
-      await untilSeen('both ready', () => pidsLogging(server, 'all processors ready').length === 2, server);
+      await untilLogged(server, 'all processors ready', 2);
       assert.equal(await viewer.opened, 200);
       // The viewer's process tells the other one as it opens; until that arrives, the other's frames are not
       // announced. Frames on fresh connections (both processes, in turn) until one from each process has come.

@@ -79,7 +79,7 @@ export async function startServer(
     workerMaxMemoryMb: config.workerMaxMemoryMb,
     handOffUnderLoad: sparesCores(started),
     peers,
-    groupReady: cluster.isWorker ? groupReadyFromSupervisor() : undefined,
+    groupReady: peers === undefined ? undefined : groupReadyFromSupervisor(),
     baseDir: baseDirOf(options.configFile),
   });
   // The connection caps are the group's: the supervisor hands connections out in turn, so each process holds its share.

@@ -219,7 +219,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     this.executors = [...lanes.values()].flatMap((lane) => lane.executors);
     this.workerCount = lanes.get('workers')?.executors.length ?? 0;
     this.limits = { maxPixels: options.maxPixels, raw: options.raw ?? {} };
-    this.handOff = options.handOffUnderLoad ?? true;
+    this.handOff = handsOff(options);
     this.mesh = options.peers === undefined ? undefined : new PeerMesh(options.peers);
     this.groupReady = options.groupReady === undefined;
     options.groupReady?.then(() => {
@@ -241,7 +241,7 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     const resolved = await resolveRoutes(options.routes, options.baseDir);
     const plan = resolved.map((r) => ({
       ...r,
-      ...placementOf(r.route.execution ?? options.execution ?? 'auto', r.definition, options.handOffUnderLoad ?? true),
+      ...placementOf(r.route.execution ?? options.execution ?? 'auto', r.definition, handsOff(options)),
     }));
     return new InferenceEngine(plan, options);
   }
@@ -464,6 +464,9 @@ export class InferenceEngine extends EventEmitter<EngineEvents> {
     await Promise.all([this.scheduler.close(), this.mesh?.close()]);
   }
 }
+
+/** EngineOptions.handOffUnderLoad, with its default. */
+const handsOff = (options: EngineOptions): boolean => options.handOffUnderLoad ?? true;
 
 /** The key a stateful processor keeps one state under. */
 const streamKey = (request: InferRequest): string => `${request.route}\n${request.stream ?? ''}`;

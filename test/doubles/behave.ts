@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineProcessor } from '../../src/contract/processor.js';
+import { released } from './released.js';
 
 /**
  * Test double driven by the query: ?do=throw | crash | crash-async | empty | invalid | slow&ms=N | spin&ms=N |
@@ -48,7 +49,7 @@ export default defineProcessor<Record<string, never>>({
           await sleep(Number(request.query.ms ?? 200));
           break;
         case 'hold':
-          while (!existsSync(String(request.query.until))) await sleep(5);
+          await released(String(request.query.until));
           break;
         case 'spin': {
           const end = Date.now() + Number(request.query.ms ?? 200);

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
 import { defineProcessor } from '../../src/contract/processor.js';
+import { released } from './released.js';
 
 /**
  * Test double for a group whose processes become ready at different times: in the group's second process
@@ -12,16 +12,7 @@ export default defineProcessor<Record<string, never>>({
   create: async () => {
     const index = (JSON.parse(process.env.HTTPEXTENSION_PEERS ?? '{}') as { index?: number }).index;
     const release = process.env.HELD_IN_ONE_RELEASE;
-    if (index === 1 && release !== undefined) {
-      // Waits on the test's signal (the file), not on time.
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if (!existsSync(release)) return;
-          clearInterval(poll);
-          resolve();
-        }, 10);
-      });
-    }
+    if (index === 1 && release !== undefined) await released(release);
     return { process: () => [] };
   },
 });
